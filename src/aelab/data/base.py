@@ -1,0 +1,89 @@
+"""Shared DataModule logic: splits held as dicts of tensors, batched by `TensorBatches`."""
+
+import math
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from aelab.data.loaders import TensorBatches
+from aelab.errors import ConfigError
+
+Split = dict[str, Tensor]  # "x": (N, C, H, W) inputs, "label": (N,) class ids, maybe more
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Base for datasets that fit in memory.
+
+    Subclasses define `input_shape`, `class_names`, `value_range` and `build_splits()`.
+    """
+
+    #: how figures picture a sample: "gray" images or "heightmap" patches
+    render: str = "gray"
+
+    def __init__(self, batch_size: int, seed: int, eval_batch_size: int | None = None) -> None:
+        super().__init__()
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ConfigError(
+                f"data.batch_size must be a positive integer, got {batch_size!r}; "
+                "set e.g. data.batch_size=256"
+            )
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or max(batch_size, 1024)
+        self.seed = seed
+        self.splits: dict[str, Split] = {}
+
+    # --- what subclasses provide -------------------------------------------------------------
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        raise NotImplementedError
+
+    @property
+    def class_names(self) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The (low, high) range of typical inputs, used for noise probes and pictures."""
+        raise NotImplementedError
+
+    def build_splits(self) -> dict[str, Split]:
+        raise NotImplementedError
+
+    # --- shared -------------------------------------------------------------------------------
+    @property
+    def input_dim(self) -> int:
+        return math.prod(self.input_shape)
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.splits:
+            self.splits = self.build_splits()
+
+    def split(self, name: str) -> Split:
+        self.setup()
+        return self.splits[name]
+
+    def _loader(self, name: str, shuffle: bool) -> TensorBatches:
+        trainer = self.trainer
+        return TensorBatches(
+            self.split(name),
+            batch_size=self.batch_size if shuffle else self.eval_batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            epoch=(lambda: trainer.current_epoch) if trainer is not None else (lambda: 0),
+            device=trainer.strategy.root_device if trainer is not None else None,
+            rank=trainer.global_rank if trainer is not None else 0,
+            world_size=trainer.world_size if trainer is not None else 1,
+        )
+
+    def train_dataloader(self) -> TensorBatches:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._loader("test", shuffle=False)
+
+    def transfer_batch_to_device(self, batch: Split, device: torch.device, dataloader_idx: int):
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}

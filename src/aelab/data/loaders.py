@@ -1,0 +1,81 @@
+"""In-memory batching: slices of tensors in a seeded per-epoch permutation.
+
+Both datasets fit in memory, so a `DataLoader` collating sample by sample costs more than the
+model on small nets. `TensorBatches` keeps each split as a dict of tensors (moved once to the
+training device) and yields dict slices; under data parallelism each rank takes its own shard.
+"""
+
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import Tensor
+
+
+class TensorBatches:
+    """An iterable of `dict[str, Tensor]` batches over equally long tensors."""
+
+    def __init__(
+        self,
+        tensors: dict[str, Tensor],
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        epoch: Callable[[], int] = lambda: 0,
+        device: torch.device | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+    ) -> None:
+        lengths = {len(t) for t in tensors.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"tensors differ in length: { {k: len(t) for k, t in tensors.items()} }")
+        self.tensors = tensors
+        self.num_samples = lengths.pop()
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = epoch
+        self.device = device
+        self.rank = rank
+        self.world_size = world_size
+        self.drop_last = drop_last
+
+    @property
+    def samples_per_rank(self) -> int:
+        return -(-self.num_samples // self.world_size)  # ceil: every rank gets as many
+
+    def __len__(self) -> int:
+        n = self.samples_per_rank
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _move_to_device(self) -> None:
+        if self.device is not None:
+            self.tensors = {k: t.to(self.device) for k, t in self.tensors.items()}
+            self.device = None
+
+    def _indices(self) -> Tensor | None:
+        """This rank's sample order for the current epoch; None means 0..N-1 in order."""
+        if not self.shuffle and self.world_size == 1:
+            return None
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
+            order = torch.randperm(self.num_samples, generator=generator)
+        else:
+            order = torch.arange(self.num_samples)
+        padded = self.samples_per_rank * self.world_size
+        if padded > self.num_samples:  # wrap around so that every rank has the same length
+            order = torch.cat([order, order[: padded - self.num_samples]])
+        return order[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        self._move_to_device()
+        indices = self._indices()
+        if indices is not None:
+            indices = indices.to(next(iter(self.tensors.values())).device)
+        for batch in range(len(self)):
+            start, stop = batch * self.batch_size, (batch + 1) * self.batch_size
+            if indices is None:
+                yield {k: t[start:stop] for k, t in self.tensors.items()}
+            else:
+                index = indices[start:stop]
+                yield {k: t[index] for k, t in self.tensors.items()}

@@ -1,0 +1,172 @@
+"""Shared LightningModule logic for every autoencoder variant.
+
+A variant defines ``_encode(x) -> z`` and ``decode(z) -> x_hat``; this base offers the common
+API (``encode``, ``decode``, ``forward``, ``embed``, ``reconstruct``, ``interpolate``), applies the
+regularizer (``corrupt`` -> encode -> ``sparsify`` -> decode -> ``penalty``), logs the loss terms,
+and at test time compares the model with closed-form PCA at the same latent size.
+
+Loss reduction: squared error summed over the features of a sample, mean over the batch
+(``recon``); ``mse`` is the same per feature (pixel), comparable across datasets and papers.
+"""
+
+import math
+
+import lightning as L
+import torch
+from torch import Tensor
+from torchmetrics import MeanMetric
+
+from aelab.analysis.pca import PCA, fit_pca
+from aelab.errors import ConfigError
+from aelab.regularizers.base import Regularizer
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+SCHEDULERS = ("none", "cosine", "onecycle")
+
+
+class AutoencoderModule(L.LightningModule):
+    """Base of all variants; hyperparameters are primitives so checkpoints load weights-only."""
+
+    def __init__(
+        self,
+        input_shape: list[int],
+        latent_dim: int,
+        regularizer: Regularizer | None = None,
+        latent_activation: str = "identity",
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        scheduler: str = "none",
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["regularizer"])
+        if not isinstance(latent_dim, int) or latent_dim <= 0:
+            raise ConfigError(f"latent dimension must be a positive integer, got {latent_dim!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown model.optimizer {optimizer!r}; choose {', '.join(OPTIMIZERS)}")
+        if scheduler not in SCHEDULERS:
+            raise ConfigError(f"unknown model.scheduler {scheduler!r}; choose {', '.join(SCHEDULERS)}")
+        if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"model.lr must be a positive number, got {lr!r}")
+        if not (isinstance(weight_decay, int | float) and weight_decay >= 0):
+            raise ConfigError(f"model.weight_decay must be >= 0, got {weight_decay!r}")
+        self.input_shape = tuple(input_shape)
+        self.input_dim = math.prod(self.input_shape)
+        self.latent_dim = latent_dim
+        self.regularizer = regularizer or Regularizer()
+        self.regularizer.check(latent_dim, latent_activation)
+        self.test_metrics = torch.nn.ModuleDict(
+            {name: MeanMetric() for name in ("mse", "pca_mse", "pca_uncentred_mse", "noise_mse")}
+        )
+        self._pca: dict[str, PCA] = {}
+
+    # --- the variant API ----------------------------------------------------------------------
+    def _encode(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.regularizer.sparsify(self._encode(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The latent used for plots and probes (the posterior mean for a VAE)."""
+        return self.encode(x)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        return self.decode(self.embed(x))
+
+    @torch.no_grad()
+    def interpolate(self, x0: Tensor, x1: Tensor, steps: int = 8) -> Tensor:
+        """Decode `steps` points on the segment between the embeddings of x0 and x1 (one each)."""
+        z0, z1 = self.embed(x0[None]), self.embed(x1[None])
+        t = torch.linspace(0, 1, steps, device=z0.device)[:, None]
+        return self.decode((1 - t) * z0 + t * z1)
+
+    # --- losses -------------------------------------------------------------------------------
+    def loss_terms(self, batch: dict[str, Tensor], train: bool) -> tuple[dict[str, Tensor], Tensor]:
+        """Named loss terms (``loss`` is their total) and the per-sample squared error."""
+        x = batch["x"]
+        x_in = self.regularizer.corrupt(x) if train else x
+        z = self.encode(x_in)
+        sse = ((self.decode(z) - x) ** 2).flatten(1).sum(dim=1)
+        terms = {"recon": sse.mean(), **self.regularizer.penalty(z, batch)}
+        terms["loss"] = sum(terms.values())
+        return terms, sse
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        terms, _ = self.loss_terms(batch, train=True)
+        self.log_dict(
+            {f"train/{k}": v.detach() for k, v in terms.items()},
+            on_step=False,
+            on_epoch=True,
+            batch_size=len(batch["x"]),
+        )
+        return terms["loss"]
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        terms, sse = self.loss_terms(batch, train=False)
+        metrics = {f"val/{k}": v for k, v in terms.items()}
+        metrics["val/sse"] = sse.mean()
+        metrics["val/mse"] = sse.mean() / self.input_dim
+        self.log_dict(metrics, on_epoch=True, batch_size=len(sse), sync_dist=True)
+
+    # --- test: the model against closed-form PCA at the same latent size ----------------------
+    def on_test_epoch_start(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        self._pca = {}
+        self._noise_range = (0.0, 1.0)
+        if datamodule is not None and hasattr(datamodule, "split"):
+            x_train = datamodule.split("train")["x"]
+            self._pca = {
+                "pca_mse": fit_pca(x_train, self.latent_dim, centred=True),
+                "pca_uncentred_mse": fit_pca(x_train, self.latent_dim, centred=False),
+            }
+            self._noise_range = datamodule.value_range
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        terms, sse = self.loss_terms(batch, train=False)
+        x = batch["x"]
+        self.log_dict(
+            {"test/loss": terms["loss"], "test/sse": sse.mean()},
+            on_epoch=True,
+            batch_size=len(sse),
+            sync_dist=True,
+        )
+        self.test_metrics["mse"].update(sse / self.input_dim)
+        for name, pca in self._pca.items():
+            pca_sse = pca.reconstruction_sse(x).to(sse)
+            self.test_metrics[name].update(pca_sse / self.input_dim)
+        low, high = self._noise_range
+        noise = torch.rand_like(x) * (high - low) + low
+        noise_sse = ((self.forward(noise) - noise) ** 2).flatten(1).sum(dim=1)
+        self.test_metrics["noise_mse"].update(noise_sse / self.input_dim)
+
+    def on_test_epoch_end(self) -> None:
+        values = {
+            name: metric.compute() for name, metric in self.test_metrics.items() if metric.update_called
+        }
+        if "pca_mse" in values:
+            values["mse_over_pca"] = values["mse"] / values["pca_mse"].clamp_min(1e-12)
+        self.log_dict({f"test/{k}": v for k, v in values.items()})
+        for metric in self.test_metrics.values():
+            metric.reset()
+
+    # --- optimisation -------------------------------------------------------------------------
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = OPTIMIZERS[hp.optimizer](self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return optimizer
+        if hp.scheduler == "cosine":
+            epochs = max(1, self.trainer.max_epochs or 1)
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        steps = max(1, self.trainer.estimated_stepping_batches)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=hp.lr, total_steps=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,44 @@
+"""Linear tied-weight autoencoder: z = A x, x_hat = A^T z.
+
+Two variants:
+
+- ``pca`` (default): the input is centred with the training mean (a buffer saved in checkpoints),
+  z = A (x - mu), x_hat = A^T z + mu. Its optimum is closed-form PCA: A^T A becomes the projector
+  onto the top-m principal subspace (the subspace is recovered, not the eigenvectors).
+- ``seed``: the original code exactly: an ``nn.Linear`` encoder with bias, a decoder A^T z with no
+  bias, no centring. It can only reach the uncentred rank-m error, between PCA(m) and PCA(m-1).
+"""
+
+import torch
+from torch import Tensor, nn
+
+from aelab.errors import ConfigError
+from aelab.models.base import AutoencoderModule
+
+VARIANTS = ("pca", "seed")
+
+
+class LinearAutoencoder(AutoencoderModule):
+    def __init__(self, input_shape: list[int], latent_dim: int, variant: str = "pca", **kwargs) -> None:
+        super().__init__(input_shape, latent_dim, **kwargs)
+        if variant not in VARIANTS:
+            raise ConfigError(f"unknown model.variant {variant!r}; choose {', '.join(VARIANTS)}")
+        self.variant = variant
+        n = self.input_dim
+        self.encoder = nn.Linear(n, latent_dim, bias=variant == "seed")
+        if variant == "pca":
+            # random orthonormal rows: a well-conditioned start (not the PCA solution)
+            nn.init.orthogonal_(self.encoder.weight)
+        self.register_buffer("data_mean", torch.zeros(n))
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.variant == "pca" and stage == "fit" and datamodule is not None:
+            self.data_mean.copy_(datamodule.split("train")["x"].flatten(1).mean(dim=0))
+
+    def _encode(self, x: Tensor) -> Tensor:
+        return self.encoder(x.flatten(1) - self.data_mean)
+
+    def decode(self, z: Tensor) -> Tensor:
+        x_hat = z @ self.encoder.weight + self.data_mean
+        return x_hat.view(-1, *self.input_shape)
