@@ -21,7 +21,11 @@ def latent_size(ratio: object, input_dim: int, latent_dim: object = None) -> int
             )
         m = latent_dim
     else:
-        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not math.isfinite(ratio):
+        if (
+            isinstance(ratio, bool)
+            or not isinstance(ratio, int | float)
+            or not math.isfinite(ratio)
+        ):
             raise ConfigError(
                 f"compression.ratio must be a finite number, got {ratio!r}; "
                 "e.g. compression.ratio=0.05"

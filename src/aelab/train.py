@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from aelab.config import CONFIG_DIR
 from aelab.task import run_task
@@ -28,6 +28,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from aelab.compression import latent_size
     from aelab.errors import ConfigError
 
+    quiet_lightning_logging()
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -43,6 +44,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         regularizer=regularizer,
         _convert_="all",
     )
+    model.run_config = OmegaConf.to_container(cfg, resolve=True)
     if cfg.trainer.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(
             "accelerator=gpu but no CUDA GPU is visible on this machine; "
@@ -61,7 +63,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint is not None else ""
     trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
-    metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    metrics.update(
+        {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    )
 
     summary = {
         "input_dim": n,
@@ -82,11 +86,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
+def quiet_lightning_logging() -> None:
+    """Lightning's messages once (through Hydra's handlers), without its advertising tip."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()
+    )
+
+
 def _hparams(cfg: DictConfig, n: int, m: int) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
 
     choices = HydraConfig.get().runtime.choices
-    params = {group: choices.get(group) for group in ("data", "model", "regularizer", "compression")}
+    params = {
+        group: choices.get(group) for group in ("data", "model", "regularizer", "compression")
+    }
     params.update(
         {"eta": m / n, "latent_dim": m, "input_dim": n, "seed": cfg.seed, "lr": cfg.model.get("lr")}
     )
@@ -96,7 +111,7 @@ def _hparams(cfg: DictConfig, n: int, m: int) -> dict[str, Any]:
 def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
     from rich.console import Console
 
-    console = Console(stderr=False)
+    console = Console(soft_wrap=True)
     metrics = summary["metrics"]
     console.print(
         f"\n[bold green]done[/]  m={summary['latent_dim']}  n={summary['input_dim']}  "

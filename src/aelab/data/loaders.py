@@ -28,7 +28,9 @@ class TensorBatches:
     ) -> None:
         lengths = {len(t) for t in tensors.values()}
         if len(lengths) != 1:
-            raise ValueError(f"tensors differ in length: { {k: len(t) for k, t in tensors.items()} }")
+            raise ValueError(
+                f"tensors differ in length: { {k: len(t) for k, t in tensors.items()} }"
+            )
         self.tensors = tensors
         self.num_samples = lengths.pop()
         self.batch_size = batch_size

@@ -107,7 +107,9 @@ class MNISTDataModule(InMemoryDataModule):
             if not isinstance(size, int) or size <= 0:
                 raise ConfigError(f"data.{name} must be a positive integer, got {size!r}")
         if train_size is not None and (not isinstance(train_size, int) or train_size <= 0):
-            raise ConfigError(f"data.train_size must be a positive integer or null, got {train_size!r}")
+            raise ConfigError(
+                f"data.train_size must be a positive integer or null, got {train_size!r}"
+            )
         if digits is not None:
             digits = list(digits)
             if not digits or any(d not in range(10) for d in digits):

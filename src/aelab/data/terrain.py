@@ -119,8 +119,7 @@ class TerrainGenerator:
             )
         if mountain_offset not in OFFSETS:
             raise ConfigError(
-                f"data.mountain_offset must be one of {', '.join(OFFSETS)}, "
-                f"got {mountain_offset!r}"
+                f"data.mountain_offset must be one of {', '.join(OFFSETS)}, got {mountain_offset!r}"
             )
         if not math.isfinite(roughness_scale) or roughness_scale < 0:
             raise ConfigError(f"data.roughness_scale must be >= 0, got {roughness_scale!r}")
@@ -132,7 +131,9 @@ class TerrainGenerator:
         fine_x, fine_y = grid_points(FINE_GRID)
         self._fine_xy = (fine_x, fine_y)
         self._fine = _fourier_basis(fine_x, fine_y)
-        design = np.stack([np.ones_like(fine_x), fine_x, fine_y, fine_x**2, fine_x * fine_y, fine_y**2], 1)
+        design = np.stack(
+            [np.ones_like(fine_x), fine_x, fine_y, fine_x**2, fine_x * fine_y, fine_y**2], 1
+        )
         self._fit = np.linalg.pinv(design)  # (6, P_fine): least-squares quadratic fit
 
     def generate(self, n: int, seed: int | list[int]) -> Patches:
@@ -208,7 +209,9 @@ class TerrainGenerator:
             sea = is_["sea"]
             freq, angle, phase = waves
             along = np.cos(angle)[:, None] * x[None] + np.sin(angle)[:, None] * y[None]
-            ripple = wave_height[:, None] * np.sin(2 * np.pi * freq[:, None] * along + phase[:, None])
+            ripple = wave_height[:, None] * np.sin(
+                2 * np.pi * freq[:, None] * along + phase[:, None]
+            )
             h = h + np.where(sea[:, None], ripple, 0.0)
             return h + self._buildings(is_["urban"], density, buildings, x, y)
 
@@ -287,7 +290,11 @@ class TerrainDataModule(InMemoryDataModule):
         test_classes: dict[str, float] | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed, eval_batch_size=eval_batch_size)
-        for name, size in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size)):
+        for name, size in (
+            ("train_size", train_size),
+            ("val_size", val_size),
+            ("test_size", test_size),
+        ):
             if not isinstance(size, int) or size <= 0:
                 raise ConfigError(f"data.{name} must be a positive integer, got {size!r}")
         self.generator = TerrainGenerator(resolution, classes, mountain_offset, roughness_scale)

@@ -43,9 +43,13 @@ class AutoencoderModule(L.LightningModule):
         if not isinstance(latent_dim, int) or latent_dim <= 0:
             raise ConfigError(f"latent dimension must be a positive integer, got {latent_dim!r}")
         if optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown model.optimizer {optimizer!r}; choose {', '.join(OPTIMIZERS)}")
+            raise ConfigError(
+                f"unknown model.optimizer {optimizer!r}; choose {', '.join(OPTIMIZERS)}"
+            )
         if scheduler not in SCHEDULERS:
-            raise ConfigError(f"unknown model.scheduler {scheduler!r}; choose {', '.join(SCHEDULERS)}")
+            raise ConfigError(
+                f"unknown model.scheduler {scheduler!r}; choose {', '.join(SCHEDULERS)}"
+            )
         if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
             raise ConfigError(f"model.lr must be a positive number, got {lr!r}")
         if not (isinstance(weight_decay, int | float) and weight_decay >= 0):
@@ -59,6 +63,7 @@ class AutoencoderModule(L.LightningModule):
             {name: MeanMetric() for name in ("mse", "pca_mse", "pca_uncentred_mse", "noise_mse")}
         )
         self._pca: dict[str, PCA] = {}
+        self.run_config: dict | None = None  # the resolved Hydra config (primitives), if any
 
     # --- the variant API ----------------------------------------------------------------------
     def _encode(self, x: Tensor) -> Tensor:
@@ -89,28 +94,33 @@ class AutoencoderModule(L.LightningModule):
         return self.decode((1 - t) * z0 + t * z1)
 
     # --- losses -------------------------------------------------------------------------------
-    def loss_terms(self, batch: dict[str, Tensor], train: bool) -> tuple[dict[str, Tensor], Tensor]:
-        """Named loss terms (``loss`` is their total) and the per-sample squared error."""
+    def loss_terms(
+        self, batch: dict[str, Tensor], train: bool
+    ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """Named loss terms (``loss`` is their total), the per-sample squared error, the latent.
+
+        The squared error is against the clean input, whatever the regularizer fed the encoder.
+        """
         x = batch["x"]
         x_in = self.regularizer.corrupt(x) if train else x
         z = self.encode(x_in)
         sse = ((self.decode(z) - x) ** 2).flatten(1).sum(dim=1)
         terms = {"recon": sse.mean(), **self.regularizer.penalty(z, batch)}
         terms["loss"] = sum(terms.values())
-        return terms, sse
+        return terms, sse, z
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        terms, _ = self.loss_terms(batch, train=True)
-        self.log_dict(
-            {f"train/{k}": v.detach() for k, v in terms.items()},
-            on_step=False,
-            on_epoch=True,
-            batch_size=len(batch["x"]),
-        )
+        terms, _, z = self.loss_terms(batch, train=True)
+        logged = {f"train/{k}": v.detach() for k, v in terms.items()}
+        if self.regularizer.tracks_sparsity:
+            logged.update(
+                {f"latent/{k}": v for k, v in self.regularizer.statistics(z.detach()).items()}
+            )
+        self.log_dict(logged, on_step=False, on_epoch=True, batch_size=len(batch["x"]))
         return terms["loss"]
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        terms, sse = self.loss_terms(batch, train=False)
+        terms, sse, _ = self.loss_terms(batch, train=False)
         metrics = {f"val/{k}": v for k, v in terms.items()}
         metrics["val/sse"] = sse.mean()
         metrics["val/mse"] = sse.mean() / self.input_dim
@@ -130,7 +140,7 @@ class AutoencoderModule(L.LightningModule):
             self._noise_range = datamodule.value_range
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        terms, sse = self.loss_terms(batch, train=False)
+        terms, sse, _ = self.loss_terms(batch, train=False)
         x = batch["x"]
         self.log_dict(
             {"test/loss": terms["loss"], "test/sse": sse.mean()},
@@ -149,7 +159,9 @@ class AutoencoderModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         values = {
-            name: metric.compute() for name, metric in self.test_metrics.items() if metric.update_called
+            name: metric.compute()
+            for name, metric in self.test_metrics.items()
+            if metric.update_called
         }
         if "pca_mse" in values:
             values["mse_over_pca"] = values["mse"] / values["pca_mse"].clamp_min(1e-12)
@@ -157,16 +169,32 @@ class AutoencoderModule(L.LightningModule):
         for metric in self.test_metrics.values():
             metric.reset()
 
+    # --- checkpoints carry the resolved run config, so a checkpoint alone rebuilds the run ------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.run_config is not None:
+            checkpoint["aelab_config"] = self.run_config
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.run_config = checkpoint.get("aelab_config", self.run_config)
+
     # --- optimisation -------------------------------------------------------------------------
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = OPTIMIZERS[hp.optimizer](self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        optimizer = OPTIMIZERS[hp.optimizer](
+            self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay
+        )
         if hp.scheduler == "none":
             return optimizer
         if hp.scheduler == "cosine":
             epochs = max(1, self.trainer.max_epochs or 1)
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+            }
         steps = max(1, self.trainer.estimated_stepping_batches)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=hp.lr, total_steps=steps)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

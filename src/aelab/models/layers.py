@@ -20,9 +20,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 def activation(name: str, role: str = "activation") -> nn.Module:
     """An activation module by name; `role` names the config key in the error."""
     if name not in ACTIVATIONS:
-        raise ConfigError(
-            f"unknown model.{role} {name!r}; choose one of {', '.join(ACTIVATIONS)}"
-        )
+        raise ConfigError(f"unknown model.{role} {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
 
 
@@ -36,11 +34,15 @@ def check_sizes(sizes: list[int], key: str, allow_empty: bool = True) -> list[in
     return sizes
 
 
-def mlp(sizes: list[int], hidden_activation: str, final_activation: str, final_role: str) -> nn.Sequential:
+def mlp(
+    sizes: list[int], hidden_activation: str, final_activation: str, final_role: str
+) -> nn.Sequential:
     """Linear layers through `sizes`, `hidden_activation` between them, `final_activation` last."""
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(fan_in, fan_out))
         last = i == len(sizes) - 2
-        layers.append(activation(final_activation, final_role) if last else activation(hidden_activation))
+        layers.append(
+            activation(final_activation, final_role) if last else activation(hidden_activation)
+        )
     return nn.Sequential(*layers)

@@ -14,13 +14,21 @@ from torch import Tensor, nn
 
 from aelab.errors import ConfigError
 from aelab.models.base import AutoencoderModule
+from aelab.models.layers import activation
 
 VARIANTS = ("pca", "seed")
 
 
 class LinearAutoencoder(AutoencoderModule):
-    def __init__(self, input_shape: list[int], latent_dim: int, variant: str = "pca", **kwargs) -> None:
-        super().__init__(input_shape, latent_dim, **kwargs)
+    def __init__(
+        self,
+        input_shape: list[int],
+        latent_dim: int,
+        variant: str = "pca",
+        latent_activation: str = "identity",
+        **kwargs,
+    ) -> None:
+        super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
         if variant not in VARIANTS:
             raise ConfigError(f"unknown model.variant {variant!r}; choose {', '.join(VARIANTS)}")
         self.variant = variant
@@ -30,6 +38,8 @@ class LinearAutoencoder(AutoencoderModule):
             # random orthonormal rows: a well-conditioned start (not the PCA solution)
             nn.init.orthogonal_(self.encoder.weight)
         self.register_buffer("data_mean", torch.zeros(n))
+        # identity keeps the model linear; a bounded activation only for sparse_kl experiments
+        self.latent_activation = activation(latent_activation, "latent_activation")
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -37,7 +47,7 @@ class LinearAutoencoder(AutoencoderModule):
             self.data_mean.copy_(datamodule.split("train")["x"].flatten(1).mean(dim=0))
 
     def _encode(self, x: Tensor) -> Tensor:
-        return self.encoder(x.flatten(1) - self.data_mean)
+        return self.latent_activation(self.encoder(x.flatten(1) - self.data_mean))
 
     def decode(self, z: Tensor) -> Tensor:
         x_hat = z @ self.encoder.weight + self.data_mean

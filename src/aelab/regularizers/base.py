@@ -28,6 +28,10 @@ class Regularizer:
     def penalty(self, z: Tensor, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return {}
 
+    def statistics(self, z: Tensor) -> dict[str, Tensor]:
+        """Latent statistics logged under ``latent/`` each training epoch (sparsity ones)."""
+        return {}
+
     @property
     def tracks_sparsity(self) -> bool:
         """Whether the model should log latent sparsity statistics."""

@@ -1,0 +1,82 @@
+"""Shared fixtures: composed configs, tiny MNIST IDX files, and `aelab-train` as a subprocess."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from aelab.config import CONFIG_DIR
+
+# Small, fast settings for a real end-to-end run on terrain.
+TINY_TERRAIN = [
+    "data.train_size=256",
+    "data.val_size=64",
+    "data.test_size=64",
+    "data.batch_size=64",
+    "trainer.max_epochs=2",
+]
+
+
+def compose_config(*overrides: str, config_name: str = "train") -> DictConfig:
+    """The composed Hydra config, with `hydra` nodes, as the app would see it."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+
+
+@pytest.fixture
+def cfg_for():
+    return compose_config
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
+    """Write an unsigned-byte IDX file (the MNIST format), gzipped by default."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    data = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+@pytest.fixture
+def mnist_dir(tmp_path: Path) -> Path:
+    """A tiny MNIST-format folder: 300 't10k' and 400 'train' images of 28 x 28 with labels."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for stem, count in (("t10k", 300), ("train", 400)):
+        labels = np.arange(count) % 10
+        images = rng.integers(0, 40, size=(count, 28, 28))
+        for i, label in enumerate(labels):  # a bright bar whose position encodes the digit
+            images[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 250
+        write_idx(folder / f"{stem}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+def run_cli(
+    *args: str, cwd: Path, command: str = "aelab-train", timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """Run an aelab console script in `cwd`, capturing its output."""
+    executable = Path(sys.executable).with_name(command)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
+    env.pop("HYDRA_FULL_ERROR")
+    return subprocess.run(
+        [str(executable), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def load_results(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(root.rglob("result.json"))]
