@@ -203,16 +203,15 @@ class TerrainGenerator:
                 p["tilt_x"][:, None] * x[None] + p["tilt_y"][:, None] * y[None]
             )
             h = h + amplitude @ basis
-            dx, dy = x[None] - p["peak_offset_x"][:, None], y[None] - p["peak_offset_y"][:, None]
-            width = np.where(mountain, p["peak_width"], 1.0)[:, None]
-            h = h + p["peak_height"][:, None] * np.exp(-(dx**2 + dy**2) / (2 * width**2))
+            m = mountain  # the peak and the ripples are computed on their own rows only
+            dx = x[None] - p["peak_offset_x"][m, None]
+            dy = y[None] - p["peak_offset_y"][m, None]
+            width = p["peak_width"][m, None]
+            h[m] += p["peak_height"][m, None] * np.exp(-(dx**2 + dy**2) / (2 * width**2))
             sea = is_["sea"]
-            freq, angle, phase = waves
-            along = np.cos(angle)[:, None] * x[None] + np.sin(angle)[:, None] * y[None]
-            ripple = wave_height[:, None] * np.sin(
-                2 * np.pi * freq[:, None] * along + phase[:, None]
-            )
-            h = h + np.where(sea[:, None], ripple, 0.0)
+            freq, angle, phase = (w[sea, None] for w in waves)
+            along = np.cos(angle) * x[None] + np.sin(angle) * y[None]
+            h[sea] += wave_height[sea, None] * np.sin(2 * np.pi * freq * along + phase)
             return h + self._buildings(is_["urban"], density, buildings, x, y)
 
         r = self.resolution
@@ -257,10 +256,13 @@ class TerrainGenerator:
         cx, cy = d[:, :, 1] - 0.5, d[:, :, 2] - 0.5
         half_w, half_h = 0.03 + 0.09 * d[:, :, 3], 0.03 + 0.09 * d[:, :, 4]
         height = np.where(present, 6 + 54 * d[:, :, 5], 0.0)
-        inside = (np.abs(x[None, None] - cx[..., None]) <= half_w[..., None]) & (
-            np.abs(y[None, None] - cy[..., None]) <= half_h[..., None]
-        )
-        out[urban] = (inside * height[..., None]).max(axis=1)
+        roofs = np.zeros((len(d), len(x)))
+        for b in range(MAX_BUILDINGS):  # running max: one (n, P) temporary at a time
+            inside = (np.abs(x[None] - cx[:, b, None]) <= half_w[:, b, None]) & (
+                np.abs(y[None] - cy[:, b, None]) <= half_h[:, b, None]
+            )
+            np.maximum(roofs, inside * height[:, b, None], out=roofs)
+        out[urban] = roofs
         return out
 
 

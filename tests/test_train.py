@@ -1,0 +1,84 @@
+"""aelab-train end to end, as a user runs it: a subprocess in a fresh directory."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.conftest import TINY_TERRAIN, load_results, run_cli
+
+
+def tensorboard_tags(run_dir: Path) -> dict[str, set[str]]:
+    tags: dict[str, set[str]] = {"scalars": set(), "images": set()}
+    for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events), size_guidance={"images": 0})
+        accumulator.Reload()
+        found = accumulator.Tags()
+        tags["scalars"] |= set(found["scalars"])
+        tags["images"] |= set(found["images"])
+    return tags
+
+
+def test_train_writes_result_tensorboard_and_checkpoint(tmp_path):
+    done = run_cli(*TINY_TERRAIN, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = load_results(tmp_path / "outputs")
+    assert result["status"] == "ok"
+    assert result["latent_dim"] == 5 and result["input_dim"] == 100
+    metrics = result["metrics"]
+    for key in ("train/loss", "val/mse", "test/mse", "test/pca_mse", "test/mse_over_pca"):
+        assert key in metrics and metrics[key] == metrics[key]  # present and not NaN
+    assert metrics["test/mse_over_pca"] == pytest.approx(
+        metrics["test/mse"] / metrics["test/pca_mse"], rel=1e-4
+    )
+    run_dir = Path(result["output_dir"])
+    assert run_dir.parent == tmp_path / "outputs"
+    tags = tensorboard_tags(run_dir)
+    assert {"train/loss", "val/mse", "test/mse", "test/pca_mse"} <= tags["scalars"]
+    assert "val/reconstructions" in tags["images"]
+    assert any(tag.startswith("hp/") for tag in tags["scalars"])  # HParams with real metrics
+    checkpoint = torch.load(result["checkpoint"], weights_only=True)
+    assert checkpoint["aelab_config"]["model"]["_target_"].endswith("MLPAutoencoder")
+    assert checkpoint["hyper_parameters"]["latent_dim"] == 5
+    assert "tensorboard --logdir" in done.stdout and str(run_dir) in done.stdout
+
+
+def test_multirun_writes_one_result_per_job(tmp_path):
+    done = run_cli(
+        "-m",
+        "model=linear,mlp",
+        "compression.ratio=0.02,0.1",
+        *TINY_TERRAIN,
+        "trainer.max_epochs=1",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = load_results(tmp_path / "outputs" / "multirun")
+    assert len(results) == 4 and all(r["status"] == "ok" for r in results)
+    assert {(r["model"], r["latent_dim"]) for r in results} == {
+        ("linear", 2),
+        ("linear", 10),
+        ("mlp", 2),
+        ("mlp", 10),
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["model=transformer"], "Could not find 'model/transformer'"),
+        (["compression.ratio=0"], "compression.ratio must be > 0"),
+        (["compression.ratio=-0.5"], "compression.ratio must be > 0"),
+        (["compression.ratio=nan"], "compression.ratio must be a finite number"),
+        (["compression.ratio=abc"], "compression.ratio must be a finite number"),
+        (["data=mnist", "data.data_dir=absent", "data.download=false"], "MNIST files not found"),
+    ],
+)
+def test_bad_input_gets_one_clear_message(tmp_path, overrides, expected):
+    done = run_cli(*overrides, *TINY_TERRAIN, cwd=tmp_path)
+    assert done.returncode != 0
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    for result in load_results(tmp_path):
+        assert result["status"] == "failed"
