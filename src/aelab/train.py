@@ -27,6 +27,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from aelab.compression import latent_size
     from aelab.errors import ConfigError
+    from aelab.resume import checkpoint_to_resume
 
     quiet_lightning_logging()
     if cfg.get("torch_threads"):
@@ -54,9 +55,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    resume_from = checkpoint_to_resume(
+        cfg.get("ckpt_path"), Path(hydra_cfg.runtime.output_dir), hydra_cfg.mode == RunMode.MULTIRUN
+    )
+    if resume_from:
+        log.info("resuming from %s", resume_from)
     log.info("input dim n=%d, latent dim m=%d, eta=m/n=%.4f", n, m, m / n)
     started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
     fit_seconds = time.perf_counter() - started
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
@@ -73,6 +83,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "compression_ratio": m / n,
         "metrics": metrics,
         "epochs": trainer.current_epoch,
+        "resumed_from": resume_from,
         "fit_seconds": fit_seconds,
         "checkpoint": best or None,
         "last_checkpoint": getattr(checkpoint, "last_model_path", None) or None,

@@ -11,7 +11,7 @@ class NonFiniteGuard(L.Callback):
 
     On the CPU the loss is checked every step (no cost: no device sync); on an accelerator every
     `check_every_n_steps` steps, to avoid a host sync per step. The weights are checked before
-    every validation, so a checkpoint never holds NaN weights.
+    every validation and every checkpoint, so a checkpoint never holds NaN weights.
     """
 
     def __init__(self, check_every_n_steps: int = 50) -> None:
@@ -29,8 +29,14 @@ class NonFiniteGuard(L.Callback):
             )
 
     def on_validation_start(self, trainer, module) -> None:
-        if trainer.sanity_checking:
-            return
+        if not trainer.sanity_checking:
+            self._check_weights(trainer, module)
+
+    def on_save_checkpoint(self, trainer, module, checkpoint) -> None:
+        self._check_weights(trainer, module)  # never write non-finite weights over a good file
+
+    @staticmethod
+    def _check_weights(trainer, module) -> None:
         for name, parameter in module.named_parameters():
             if not torch.isfinite(parameter).all():
                 raise NonFiniteLossError(

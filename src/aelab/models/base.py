@@ -173,9 +173,13 @@ class AutoencoderModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.run_config is not None:
             checkpoint["aelab_config"] = self.run_config
+        checkpoint["torch_rng_state"] = torch.get_rng_state()  # noise and sampling resume exactly
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.run_config = checkpoint.get("aelab_config", self.run_config)
+        trainer = self._trainer
+        if "torch_rng_state" in checkpoint and trainer is not None and trainer.training:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
 
     # --- optimisation -------------------------------------------------------------------------
     def configure_optimizers(self):
