@@ -22,7 +22,7 @@ class MLPAutoencoder(AutoencoderModule):
         **kwargs,
     ) -> None:
         super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
-        hidden = check_sizes(hidden_sizes, "hidden_sizes")
+        hidden = check_sizes(hidden_sizes, "hidden_sizes", allow_empty=False)
         sizes = [self.input_dim, *hidden, latent_dim]
         self.encoder = mlp(sizes, activation, latent_activation, "latent_activation")
         self.decoder = mlp(sizes[::-1], activation, output_activation, "output_activation")
