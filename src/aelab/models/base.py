@@ -63,6 +63,8 @@ class AutoencoderModule(L.LightningModule):
             {name: MeanMetric() for name in ("mse", "pca_mse", "pca_uncentred_mse", "noise_mse")}
         )
         self._pca: dict[str, PCA] = {}
+        self._epoch_sums: dict[str, Tensor] = {}
+        self._epoch_weight = 0
         self.run_config: dict | None = None  # the resolved Hydra config (primitives), if any
 
     # --- the variant API ----------------------------------------------------------------------
@@ -111,13 +113,24 @@ class AutoencoderModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         terms, _, z = self.loss_terms(batch, train=True)
-        logged = {f"train/{k}": v.detach() for k, v in terms.items()}
+        values = {f"train/{k}": v.detach() for k, v in terms.items()}
         if self.regularizer.tracks_sparsity:
-            logged.update(
-                {f"latent/{k}": v for k, v in self.regularizer.statistics(z.detach()).items()}
-            )
-        self.log_dict(logged, on_step=False, on_epoch=True, batch_size=len(batch["x"]))
+            values.update({f"latent/{k}": v for k, v in self.regularizer.statistics(z.detach()).items()})
+        self._accumulate_epoch(values, len(batch["x"]))
         return terms["loss"]
+
+    def _accumulate_epoch(self, values: dict[str, Tensor], weight: int) -> None:
+        """Sum training metrics on the device; logged once per epoch (no per-step overhead)."""
+        for key, value in values.items():
+            total = self._epoch_sums.get(key)
+            self._epoch_sums[key] = value * weight if total is None else total + value * weight
+        self._epoch_weight += weight
+
+    def on_train_epoch_end(self) -> None:
+        if self._epoch_weight:
+            means = {k: v / self._epoch_weight for k, v in self._epoch_sums.items()}
+            self.log_dict(means, sync_dist=True)
+        self._epoch_sums, self._epoch_weight = {}, 0
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         terms, sse, _ = self.loss_terms(batch, train=False)
@@ -163,8 +176,11 @@ class AutoencoderModule(L.LightningModule):
             for name, metric in self.test_metrics.items()
             if metric.update_called
         }
-        if "pca_mse" in values:
-            values["mse_over_pca"] = values["mse"] / values["pca_mse"].clamp_min(1e-12)
+        if "pca_mse" in values and values["pca_mse"] > 1e-12:  # PCA is exact when m >= rank
+            values["mse_over_pca"] = values["mse"] / values["pca_mse"]
+        if "noise_mse" in values:  # 1: the model ignores its input; 0: it is the identity
+            low, high = self._noise_range
+            values["noise_mse_ratio"] = values["noise_mse"] / ((high - low) ** 2 / 12)
         self.log_dict({f"test/{k}": v for k, v in values.items()})
         for metric in self.test_metrics.values():
             metric.reset()

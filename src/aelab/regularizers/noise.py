@@ -1,0 +1,85 @@
+"""Denoising: the encoder sees a corrupted training input, the loss is against the clean one.
+
+Three kinds of corruption (one per run, ``regularizer.kind``):
+
+- ``gaussian``: x + N(0, sigma^2), independently per pixel;
+- ``masking``: a fraction ``p`` of the pixels set to 0 (each pixel independently);
+- ``salt_and_pepper``: a fraction ``p`` of the pixels set to ``low`` or ``high`` (half each);
+  the defaults 0 / 1 suit MNIST, give terrain its own range (e.g. regularizer.low=-3).
+
+Only training inputs are corrupted: the base module calls ``corrupt`` in training steps alone,
+so validation and test see clean inputs. Randomness comes from torch's global generator (seeded
+by Lightning), or from ``generator`` for a reproducible probe (the denoising callback).
+"""
+
+import math
+
+import torch
+from torch import Tensor
+
+from aelab.errors import ConfigError
+from aelab.regularizers.base import Regularizer
+
+KINDS = ("gaussian", "masking", "salt_and_pepper")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class Denoising(Regularizer):
+    name = "denoising"
+
+    def __init__(
+        self,
+        kind: str = "gaussian",
+        sigma: float = 0.3,
+        p: float = 0.25,
+        low: float = 0.0,
+        high: float = 1.0,
+    ) -> None:
+        if kind not in KINDS:
+            raise ConfigError(
+                f"unknown regularizer.kind {kind!r}; choose one of {', '.join(KINDS)}"
+            )
+        if not (_number(sigma) and sigma >= 0):
+            raise ConfigError(
+                f"regularizer.sigma must be a number >= 0 (the Gaussian noise std), got {sigma!r}; "
+                "e.g. regularizer.sigma=0.3"
+            )
+        if not (_number(p) and 0 <= p <= 1):
+            raise ConfigError(
+                f"regularizer.p must be a fraction in [0, 1] (of pixels corrupted), got {p!r}; "
+                "e.g. regularizer.p=0.25"
+            )
+        if not (_number(low) and _number(high) and low <= high):
+            raise ConfigError(
+                f"regularizer.low and regularizer.high must be numbers with low <= high, "
+                f"got low={low!r}, high={high!r}; e.g. regularizer.low=0 regularizer.high=1"
+            )
+        self.kind = kind
+        self.sigma = float(sigma)
+        self.p = float(p)
+        self.low = float(low)
+        self.high = float(high)
+
+    def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The noisy copy of `x` (a new tensor; `x` is left untouched)."""
+
+        def uniform() -> Tensor:
+            return torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+        if self.kind == "gaussian":
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            return x + self.sigma * noise
+        if self.kind == "masking":
+            return x.masked_fill(uniform() < self.p, 0.0)
+        hit = uniform() < self.p  # salt_and_pepper
+        salt = uniform() < 0.5
+        x_tilde = x.masked_fill(hit & salt, self.high)
+        return x_tilde.masked_fill(hit & ~salt, self.low)
+
+    def __repr__(self) -> str:
+        if self.kind == "gaussian":
+            return f"Denoising(kind=gaussian, sigma={self.sigma})"
+        return f"Denoising(kind={self.kind}, p={self.p})"

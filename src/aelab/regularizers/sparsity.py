@@ -1,0 +1,171 @@
+"""Sparse latent codes: the seed's KL penalty, an L1 penalty, and TopK.
+
+- ``SparseKL``: lam * sum_j KL(rho || rho_hat_j), rho_hat_j the batch-mean activation of latent
+  j. It needs latents in (0, 1): a sigmoid latent activation (``conf/regularizer/sparse_kl.yaml``
+  sets it); rho_hat is clamped into (eps, 1 - eps), so the penalty stays finite.
+- ``SparseL1``: lam * mean |z|.
+- ``TopK``: keeps the k largest activations of each sample and zeroes the rest; no penalty.
+
+All three log, each training epoch, ``latent/mean_activation`` (mean of z), ``latent/l0`` (mean
+number of active latents per sample, active: |z| > threshold) and ``latent/dead_frac``: the
+fraction of latents that have not been active once over the last ``dead_window`` training samples.
+"""
+
+import math
+
+import torch
+from torch import Tensor
+
+from aelab.errors import ConfigError
+from aelab.regularizers.base import Regularizer
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def kl_sparsity(rho: float, rho_hat: Tensor) -> Tensor:
+    """sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j))."""
+    return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+
+
+class SparsityRegularizer(Regularizer):
+    """Shared sparsity statistics, with a per-latent count of samples since it last fired.
+
+    The count is plain tensor state (not a module buffer: it is training telemetry, not part of
+    the model), updated by ``statistics``, which the base module calls in training steps only.
+    """
+
+    def __init__(self, threshold: float, dead_window: int) -> None:
+        if not (_number(threshold) and threshold >= 0):
+            raise ConfigError(
+                f"regularizer.threshold must be a number >= 0 (|z| above it counts as active), "
+                f"got {threshold!r}"
+            )
+        if not isinstance(dead_window, int) or isinstance(dead_window, bool) or dead_window <= 0:
+            raise ConfigError(
+                f"regularizer.dead_window must be a positive integer (training samples), got "
+                f"{dead_window!r}; e.g. regularizer.dead_window=10000"
+            )
+        self.threshold = float(threshold)
+        self.dead_window = dead_window
+        self.samples_since_fired: Tensor | None = None
+
+    @property
+    def tracks_sparsity(self) -> bool:
+        return True
+
+    def active(self, z: Tensor) -> Tensor:
+        return z.abs() > self.threshold
+
+    def statistics(self, z: Tensor) -> dict[str, Tensor]:
+        active = self.active(z.detach().flatten(1))
+        since = self.samples_since_fired
+        if since is None or since.shape != active.shape[1:] or since.device != active.device:
+            since = torch.zeros(active.shape[1], dtype=torch.long, device=active.device)
+        since = torch.where(active.any(dim=0), 0, since + len(active))
+        self.samples_since_fired = since
+        return {
+            "mean_activation": z.detach().mean(),
+            "l0": active.sum(dim=1).float().mean(),
+            "dead_frac": (since >= self.dead_window).float().mean(),
+        }
+
+
+class SparseKL(SparsityRegularizer):
+    name = "sparse_kl"
+
+    def __init__(
+        self,
+        rho: float = 0.05,
+        lam: float = 0.1,
+        eps: float = 1e-6,
+        threshold: float = 0.5,
+        dead_window: int = 10000,
+    ) -> None:
+        super().__init__(threshold, dead_window)
+        if not (_number(rho) and 0 < rho < 1):
+            raise ConfigError(
+                f"regularizer.rho must be in (0, 1) (the target mean activation), got {rho!r}; "
+                "e.g. regularizer.rho=0.05"
+            )
+        if not (_number(lam) and lam >= 0):
+            raise ConfigError(f"regularizer.lam must be a number >= 0, got {lam!r}")
+        if not (_number(eps) and 0 < eps < min(rho, 1 - rho)):
+            raise ConfigError(
+                f"regularizer.eps must be in (0, min(rho, 1 - rho)), got {eps!r}; e.g. 1e-6"
+            )
+        self.rho = float(rho)
+        self.lam = float(lam)
+        self.eps = float(eps)
+
+    def check(self, latent_dim: int, latent_activation: str) -> None:
+        if latent_activation != "sigmoid":
+            raise ConfigError(
+                f"regularizer=sparse_kl needs latents in (0, 1), but model.latent_activation is "
+                f"{latent_activation!r}; set model.latent_activation=sigmoid "
+                "(or use regularizer=sparse_l1 / topk for unbounded latents)"
+            )
+
+    def rho_hat(self, z: Tensor) -> Tensor:
+        """Batch-mean activation of each latent, clamped into (eps, 1 - eps)."""
+        return z.flatten(1).mean(dim=0).clamp(self.eps, 1 - self.eps)
+
+    def penalty(self, z: Tensor, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {"sparse_kl": self.lam * kl_sparsity(self.rho, self.rho_hat(z))}
+
+    def statistics(self, z: Tensor) -> dict[str, Tensor]:
+        """Also the mean |rho_hat_j - rho|: how far each latent is from the target."""
+        stats = super().statistics(z)
+        stats["rho_abs_error"] = (self.rho_hat(z.detach()) - self.rho).abs().mean()
+        return stats
+
+    def __repr__(self) -> str:
+        return f"SparseKL(rho={self.rho}, lam={self.lam})"
+
+
+class SparseL1(SparsityRegularizer):
+    name = "sparse_l1"
+
+    def __init__(self, lam: float = 1e-3, threshold: float = 1e-3, dead_window: int = 10000):
+        super().__init__(threshold, dead_window)
+        if not (_number(lam) and lam >= 0):
+            raise ConfigError(f"regularizer.lam must be a number >= 0, got {lam!r}")
+        self.lam = float(lam)
+
+    def penalty(self, z: Tensor, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {"sparse_l1": self.lam * z.abs().mean()}
+
+    def __repr__(self) -> str:
+        return f"SparseL1(lam={self.lam})"
+
+
+class TopK(SparsityRegularizer):
+    """Keep the k largest activations per sample (a ReLU/identity latent; the kept ones may be
+    negative with an identity activation). Active: a non-zero kept value (threshold 0)."""
+
+    name = "topk"
+
+    def __init__(self, k: int = 4, threshold: float = 0.0, dead_window: int = 10000) -> None:
+        super().__init__(threshold, dead_window)
+        if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+            raise ConfigError(
+                f"regularizer.k must be a positive integer (latents kept per sample), got {k!r}; "
+                "e.g. regularizer.k=4"
+            )
+        self.k = k
+
+    def check(self, latent_dim: int, latent_activation: str) -> None:
+        if self.k > latent_dim:
+            raise ConfigError(
+                f"regularizer.k={self.k} is larger than the latent dimension m={latent_dim}; "
+                f"set regularizer.k to at most {latent_dim} or raise compression.ratio"
+            )
+
+    def sparsify(self, z: Tensor) -> Tensor:
+        flat = z.flatten(1)
+        values, indices = flat.topk(self.k, dim=1)
+        return torch.zeros_like(flat).scatter(1, indices, values).view_as(z)
+
+    def __repr__(self) -> str:
+        return f"TopK(k={self.k})"
