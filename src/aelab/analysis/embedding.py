@@ -1,0 +1,125 @@
+"""A 2-D map of the latent space, coloured by class, the TensorBoard projector, linear probes.
+
+The map is the latent itself when m = 2 (m = 1: the code against its rank), otherwise the first
+two principal components of the latent codes (their share of the latent variance is reported).
+t-SNE is optional (``embedding.tsne=true``) and needs scikit-learn, which aelab does not require.
+"""
+
+import importlib.util
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from aelab.analysis import probes
+from aelab.analysis.pca import fit_pca
+from aelab.analysis.plots import to_rgb
+from aelab.errors import ConfigError
+
+
+def latent_map(z: Tensor) -> tuple[Tensor, list[str], float]:
+    """(N, 2) coordinates, axis names, and the share of latent variance the map shows."""
+    z = z.flatten(1).double()
+    if z.shape[1] == 1:
+        rank = torch.argsort(torch.argsort(z[:, 0])).double() / max(len(z) - 1, 1)
+        return torch.stack([z[:, 0], rank], dim=1), ["z1", "rank of z1"], 1.0
+    if z.shape[1] == 2:
+        return z, ["z1", "z2"], 1.0
+    pca = fit_pca(z, 2, centred=True)
+    total = float(pca.eigenvalues.clamp_min(0).sum())
+    shown = float(pca.eigenvalues[:2].clamp_min(0).sum()) / max(total, 1e-300)
+    return pca.encode(z), ["latent PC1", "latent PC2"], shown
+
+
+def tsne_map(z: Tensor, seed: int = 0) -> Tensor:
+    """t-SNE of the latent codes (scikit-learn), (N, 2)."""
+    if importlib.util.find_spec("sklearn") is None:
+        raise ConfigError(
+            "embedding.tsne=true needs scikit-learn, which is not installed; "
+            "pip install scikit-learn, or set embedding.tsne=false"
+        )
+    from sklearn.manifold import TSNE
+
+    perplexity = min(30.0, max(2.0, (len(z) - 1) / 3))
+    coords = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
+        z.flatten(1).double().numpy()
+    )
+    return torch.from_numpy(coords)
+
+
+def scatter_figure(
+    coords: Tensor, labels: Tensor, class_names: list[str], axes: list[str], title: str
+) -> Figure:
+    """Scatter plot of 2-D coordinates, one colour per class present."""
+    from matplotlib import colormaps
+
+    figure = Figure(figsize=(6.4, 5.2), layout="constrained")
+    ax = figure.subplots()
+    colours = colormaps["tab10"]
+    for i, label in enumerate(torch.unique(labels).tolist()):
+        mask = labels == label
+        ax.scatter(
+            coords[mask, 0].numpy(),
+            coords[mask, 1].numpy(),
+            s=6,
+            alpha=0.7,
+            color=colours(i % 10),
+            label=class_names[label] if label < len(class_names) else str(label),
+        )
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    ax.set_title(title)
+    ax.legend(markerscale=3, fontsize=8, loc="best")
+    return figure
+
+
+def add_projector(
+    writer,
+    z: Tensor,
+    labels: Tensor,
+    class_names: list[str],
+    thumbnails: Tensor | None = None,
+    tag: str = "latent",
+) -> None:
+    """The latent codes in TensorBoard's projector, labelled, with image thumbnails if given."""
+    metadata = [class_names[i] if i < len(class_names) else str(i) for i in labels.tolist()]
+    writer.add_embedding(
+        z.flatten(1).float(),
+        metadata=metadata,
+        label_img=None if thumbnails is None else thumbnails.float(),
+        tag=tag,
+    )
+
+
+# --- the aelab-eval task ------------------------------------------------------------------------
+def evaluate_run(run, settings, probe_settings, out, seed: int = 0) -> dict[str, Any]:
+    """2-D latent map, TensorBoard projector, and linear probes (labels, intrinsic parameters)."""
+    dm, m = run.datamodule, run.latent_dim
+    test = dm.split("test")
+    z = run.embed(test["x"])
+    labels = test["label"]
+    shown = slice(0, settings.max_points)
+    coords, axes, share = latent_map(z[shown])
+    title = f"latent (m={m}) of {len(coords)} test samples"
+    if m > 2:
+        title += f", map shows {share:.0%} of its variance"
+    figures = [
+        out.figure(
+            "embedding_map", scatter_figure(coords, labels[shown], dm.class_names, axes, title)
+        )
+    ]
+    if settings.tsne:
+        tsne = tsne_map(z[shown], seed)
+        tsne_axes = ["t-SNE 1", "t-SNE 2"]
+        figure = scatter_figure(tsne, labels[shown], dm.class_names, tsne_axes, f"t-SNE, {title}")
+        figures.append(out.figure("embedding_tsne", figure))
+    k = settings.projector_points
+    value_range = None if dm.render == "heightmap" else dm.value_range
+    thumbnails = to_rgb(test["x"][:k], dm.render, value_range)
+    add_projector(out.writer, z[:k], labels[:k], dm.class_names, thumbnails)
+
+    result = {"map": {"axes": axes, "variance_shown": share}}
+    result.update(probes.evaluate_run(run, probe_settings, test, z, out))
+    result["figures"] = figures + result.pop("figures")
+    return result
