@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint format sweep tensorboard clean
+.PHONY: setup run test eval compare lint format sweep tensorboard bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
 
+eval: $(STAMP)
+	$(BIN)/aelab-eval $(ARGS)
+
+compare: $(STAMP)
+	$(BIN)/aelab-compare $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
@@ -34,6 +40,11 @@ sweep: $(STAMP)
 
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir outputs
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_overhead.py
+	$(BIN)/python scripts/bench_startup.py
+	$(BIN)/python scripts/bench_linear_convergence.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -130,11 +130,14 @@ class TerrainGenerator:
         self._grid = _fourier_basis(*grid_points(resolution))
         fine_x, fine_y = grid_points(FINE_GRID)
         self._fine_xy = (fine_x, fine_y)
-        self._fine = _fourier_basis(fine_x, fine_y)
+        fine_basis = _fourier_basis(fine_x, fine_y)
         design = np.stack(
             [np.ones_like(fine_x), fine_x, fine_y, fine_x**2, fine_x * fine_y, fine_y**2], 1
         )
-        self._fit = np.linalg.pinv(design)  # (6, P_fine): least-squares quadratic fit
+        fit = np.linalg.pinv(design)  # (6, P_fine): least-squares quadratic fit
+        mean = np.full((1, len(fine_x)), 1 / len(fine_x))
+        self._fine_stats = np.concatenate([fit, mean]).T  # (P_fine, 7): quadratic fit and mean
+        self._fourier_stats = fine_basis @ self._fine_stats  # (2K, 7)
 
     def generate(self, n: int, seed: int | list[int]) -> Patches:
         """Draw n patches; the same seed gives the same ground at any resolution."""
@@ -197,35 +200,42 @@ class TerrainGenerator:
             amplitude[is_[name]] = w[None] * p["roughness"][is_[name], None]
         amplitude *= coeffs
 
-        def surface(basis: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-            # tilts are in metres per metre; coordinates in km
-            h = p["base_altitude"][:, None] + 1000 * (
-                p["tilt_x"][:, None] * x[None] + p["tilt_y"][:, None] * y[None]
-            )
-            h = h + amplitude @ basis
-            m = mountain  # the peak and the ripples are computed on their own rows only
+        def relief(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            """The parts not linear in the parameters (peak, ripples, buildings), own rows only."""
+            h = np.zeros((n, len(x)))
+            m = mountain
             dx = x[None] - p["peak_offset_x"][m, None]
             dy = y[None] - p["peak_offset_y"][m, None]
             width = p["peak_width"][m, None]
-            h[m] += p["peak_height"][m, None] * np.exp(-(dx**2 + dy**2) / (2 * width**2))
+            h[m] = p["peak_height"][m, None] * np.exp(-(dx**2 + dy**2) / (2 * width**2))
             sea = is_["sea"]
             freq, angle, phase = (w[sea, None] for w in waves)
             along = np.cos(angle) * x[None] + np.sin(angle) * y[None]
-            h[sea] += wave_height[sea, None] * np.sin(2 * np.pi * freq * along + phase)
+            h[sea] = wave_height[sea, None] * np.sin(2 * np.pi * freq * along + phase)
             return h + self._buildings(is_["urban"], density, buildings, x, y)
 
+        # plane (tilts in metres per metre, coordinates in km) and fractal noise are linear in
+        # their parameters: on the fine grid their statistics come from precomputed matrices
+        tilt_km = 1000 * np.stack([p["tilt_x"], p["tilt_y"]], axis=1)
+        x, y = grid_points(self.resolution)
+        plane = p["base_altitude"][:, None] + tilt_km[:, :1] * x[None] + tilt_km[:, 1:] * y[None]
+        heights = plane + amplitude @ self._grid + relief(x, y)
         r = self.resolution
-        heights = surface(self._grid, *grid_points(r)).reshape(n, r, r)
-        fine = surface(self._fine, *self._fine_xy)
-        quad = fine @ self._fit.T  # (n, 6): c, gx, gy, cxx, cxy, cyy with x, y in km
+        heights = heights.reshape(n, r, r)
+
+        # fine-grid statistics: columns c, gx, gy, cxx, cxy, cyy (x, y in km), mean
+        stats = relief(*self._fine_xy) @ self._fine_stats + amplitude @ self._fourier_stats
+        stats[:, 0] += p["base_altitude"]
+        stats[:, 6] += p["base_altitude"]
+        stats[:, 1:3] += tilt_km  # a plane's least-squares slope is its own, its mean its base
         descriptors = np.stack(
             [
-                fine.mean(axis=1),
-                quad[:, 1] / 1000,  # slope in metres per metre
-                quad[:, 2] / 1000,
-                2 * quad[:, 3],  # d2h/dx2 in metres per km^2
-                quad[:, 4],
-                2 * quad[:, 5],
+                stats[:, 6],
+                stats[:, 1] / 1000,  # slope in metres per metre
+                stats[:, 2] / 1000,
+                2 * stats[:, 3],  # d2h/dx2 in metres per km^2
+                stats[:, 4],
+                2 * stats[:, 5],
             ],
             axis=1,
         )
