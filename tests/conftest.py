@@ -9,10 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from aelab.config import CONFIG_DIR
+
+# The tests' tensors are tiny: more threads only add contention on a busy machine.
+torch.set_num_threads(1)
 
 # Small, fast settings for a real end-to-end run on terrain.
 TINY_TERRAIN = [
