@@ -1,0 +1,251 @@
+"""Variational autoencoder (Kingma & Welling) with an MLP or a convolutional backbone.
+
+q(z|x) = N(mu(x), diag exp(logvar(x))), prior N(0, I), decoder p(x|z):
+
+- ``likelihood=bernoulli``: the decoder gives logits, ``recon`` is the binary cross-entropy
+  summed over pixels (data in [0, 1], e.g. MNIST); the mean image is sigmoid(logits).
+- ``likelihood=gaussian``: the decoder gives the mean (through ``output_activation``); ``recon``
+  is the summed squared error, or with a fixed ``sigma`` the Gaussian negative log-likelihood
+  sse / (2 sigma^2) + n log(sigma sqrt(2 pi)).
+
+``loss = recon + beta * kl`` with ``kl`` summed over latent dimensions and averaged over the batch
+(pythae's reduction); ``train/elbo = -(recon + kl)``. The per-dimension KL is logged each epoch
+(``kl_dim/<j>``, a histogram, and the count of active dimensions) so collapsed ones are visible.
+``encode``/``embed`` give the posterior mean; training decodes a reparameterised sample. The
+latent code is ``latent_activation`` of the Gaussian variable (identity unless a regularizer
+such as sparse_kl needs bounded codes), and the regularizer's ``sparsify``/``penalty`` act on it.
+"""
+
+import math
+
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch import Tensor, nn
+
+from aelab.analysis.plots import image_grid
+from aelab.errors import ConfigError
+from aelab.models.base import AutoencoderModule
+from aelab.models.conv_blocks import ConvDecoder, ConvEncoder
+from aelab.models.layers import activation as make_activation
+from aelab.models.layers import check_sizes, mlp
+
+BACKBONES = ("mlp", "conv")
+LIKELIHOODS = ("gaussian", "bernoulli")
+MAX_KL_SCALARS = 64  # above this many latent dims, the per-dimension KL is a histogram only
+ACTIVE_KL = 0.01  # nats: a latent dimension with less mean KL than this counts as collapsed
+LOGVAR_LIMIT = 20.0  # keeps exp(logvar) finite when a run is about to diverge
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) per sample and latent dimension, in nats."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def reparameterise(mu: Tensor, logvar: Tensor) -> Tensor:
+    """A sample z = mu + sigma * eps, differentiable in mu and logvar."""
+    return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+
+
+class VariationalAutoencoder(AutoencoderModule):
+    def __init__(
+        self,
+        input_shape: list[int],
+        latent_dim: int,
+        backbone: str = "mlp",
+        likelihood: str = "gaussian",
+        beta: float = 1.0,
+        sigma: float | None = None,
+        hidden_sizes: list[int] = (256, 64),
+        channels: list[int] = (32, 64),
+        kernel_size: int = 3,
+        fc_sizes: list[int] = (),
+        activation: str = "relu",
+        latent_activation: str = "identity",
+        output_activation: str = "identity",
+        num_images: int = 8,
+        **kwargs,
+    ) -> None:
+        super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
+        self._check(backbone, likelihood, beta, sigma, output_activation, num_images)
+        self.likelihood = likelihood
+        self.beta = float(beta)
+        self.sigma = None if sigma is None else float(sigma)
+        self.num_images = num_images
+        n, m = self.input_dim, latent_dim
+        if backbone == "mlp":
+            hidden = check_sizes(hidden_sizes, "hidden_sizes")
+            self.encoder = nn.Sequential(
+                nn.Flatten(1), mlp([n, *hidden], activation, activation, "activation")
+            )
+            features = hidden[-1] if hidden else n
+            self.decoder = nn.Sequential(
+                mlp([m, *hidden[::-1], n], activation, "identity", "output_activation"),
+                nn.Unflatten(1, self.input_shape),
+            )
+        else:
+            channels = check_sizes(channels, "channels", allow_empty=False)
+            fc = check_sizes(fc_sizes, "fc_sizes")
+            conv_encoder = ConvEncoder(self.input_shape, channels, kernel_size, activation)
+            sizes = [conv_encoder.out_features, *fc]
+            self.encoder = nn.Sequential(
+                conv_encoder, mlp(sizes, activation, activation, "activation")
+            )
+            features = sizes[-1]
+            self.decoder = nn.Sequential(
+                mlp([m, *sizes[::-1]], activation, activation, "activation"),
+                ConvDecoder(conv_encoder, self.input_shape[0], channels, kernel_size, activation),
+            )
+        self.mu_head = nn.Linear(features, m)
+        self.logvar_head = nn.Linear(features, m)
+        self.latent_activation = make_activation(latent_activation, "latent_activation")
+        self.output_activation = make_activation(output_activation, "output_activation")
+        self._kl_sum: Tensor | None = None  # per-dimension KL summed over this epoch's samples
+        self._kl_count = 0
+
+    @staticmethod
+    def _check(backbone, likelihood, beta, sigma, output_activation, num_images) -> None:
+        if backbone not in BACKBONES:
+            raise ConfigError(f"unknown model.backbone {backbone!r}; choose {', '.join(BACKBONES)}")
+        if likelihood not in LIKELIHOODS:
+            raise ConfigError(
+                f"unknown model.likelihood {likelihood!r}; choose {', '.join(LIKELIHOODS)}"
+            )
+        if isinstance(beta, bool) or not isinstance(beta, int | float) or not beta >= 0:
+            raise ConfigError(f"model.beta must be a number >= 0, got {beta!r}; e.g. model.beta=1")
+        if sigma is not None and (
+            isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0
+        ):
+            raise ConfigError(
+                f"model.sigma must be a positive number or null (plain squared error), got {sigma!r}"
+            )
+        if likelihood == "bernoulli" and output_activation != "sigmoid":
+            raise ConfigError(
+                f"model.likelihood=bernoulli decodes pixel probabilities sigmoid(logits), but "
+                f"model.output_activation={output_activation!r}; set model.output_activation=sigmoid "
+                "or use model.likelihood=gaussian"
+            )
+        if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 2:
+            raise ConfigError(
+                f"model.num_images must be an integer >= 2, got {num_images!r}; e.g. model.num_images=8"
+            )
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.likelihood == "bernoulli" and datamodule is not None:
+            low, high = datamodule.value_range
+            if low < 0 or high > 1:
+                raise ConfigError(
+                    f"model.likelihood=bernoulli needs data in [0, 1], but these data range over "
+                    f"[{low:.3g}, {high:.3g}]; use model.likelihood=gaussian for this dataset"
+                )
+
+    # --- the variant API ----------------------------------------------------------------------
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and log-variance of q(z|x)."""
+        features = self.encoder(x)
+        logvar = self.logvar_head(features).clamp(-LOGVAR_LIMIT, LOGVAR_LIMIT)
+        return self.mu_head(features), logvar
+
+    def _encode(self, x: Tensor) -> Tensor:
+        return self.latent_activation(self.posterior(x)[0])
+
+    def _decoder_output(self, z: Tensor) -> Tensor:
+        """Logits (bernoulli) or the pre-activation mean (gaussian)."""
+        return self.decoder(z)
+
+    def _mean(self, output: Tensor) -> Tensor:
+        return (
+            output.sigmoid() if self.likelihood == "bernoulli" else self.output_activation(output)
+        )
+
+    def decode(self, z: Tensor) -> Tensor:
+        """The mean image of p(x|z)."""
+        return self._mean(self._decoder_output(z))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """`n` images decoded from z ~ N(0, I)."""
+        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        return self.decode(self.regularizer.sparsify(self.latent_activation(z)))
+
+    # --- losses -------------------------------------------------------------------------------
+    def loss_terms(
+        self, batch: dict[str, Tensor], train: bool
+    ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """recon, kl, penalties, loss = recon + beta kl + penalties, and elbo (not optimised).
+
+        The squared error is that of the mean image against the clean input.
+        """
+        x = batch["x"]
+        x_in = self.regularizer.corrupt(x) if train else x
+        mu, logvar = self.posterior(x_in)
+        code = self.regularizer.sparsify(self.latent_activation(mu))
+        if train:
+            z = self.regularizer.sparsify(self.latent_activation(reparameterise(mu, logvar)))
+        else:
+            z = code
+        output = self._decoder_output(z)
+        x_mean = self._mean(output)
+        sse = ((x_mean - x) ** 2).flatten(1).sum(dim=1)
+        kl_dims = gaussian_kl(mu, logvar)
+        penalties = self.regularizer.penalty(code, batch)
+        terms = {"recon": self._negative_log_likelihood(output, x, sse).mean()}
+        terms["kl"] = kl_dims.sum(dim=1).mean()
+        terms.update(penalties)
+        terms["loss"] = terms["recon"] + self.beta * terms["kl"] + sum(penalties.values())
+        terms["elbo"] = -(terms["recon"] + terms["kl"]).detach()
+        if train:
+            self._accumulate_kl(kl_dims.detach())
+        return terms, sse, code
+
+    def _negative_log_likelihood(self, output: Tensor, x: Tensor, sse: Tensor) -> Tensor:
+        """-log p(x|z) per sample (up to a constant for gaussian without sigma)."""
+        if self.likelihood == "bernoulli":
+            bce = nn.functional.binary_cross_entropy_with_logits(output, x, reduction="none")
+            return bce.flatten(1).sum(dim=1)
+        if self.sigma is None:
+            return sse
+        return sse / (2 * self.sigma**2) + self.input_dim * math.log(
+            self.sigma * math.sqrt(2 * math.pi)
+        )
+
+    # --- per-dimension KL, once per epoch -----------------------------------------------------
+    def _accumulate_kl(self, kl_dims: Tensor) -> None:
+        total = kl_dims.sum(dim=0)
+        self._kl_sum = total if self._kl_sum is None else self._kl_sum + total
+        self._kl_count += len(kl_dims)
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()  # the shared train/* and latent/* epoch metrics
+        if self._kl_sum is None or self._kl_count == 0:
+            return
+        per_dim = self._kl_sum / self._kl_count
+        self._kl_sum, self._kl_count = None, 0
+        logged = {"train/active_dims": (per_dim > ACTIVE_KL).sum().float()}
+        if self.latent_dim <= MAX_KL_SCALARS:
+            logged.update({f"kl_dim/{j}": v for j, v in enumerate(per_dim)})
+        self.log_dict(logged, sync_dist=True)
+        for logger in self._tensorboard_loggers():
+            logger.experiment.add_histogram("train/kl_per_dim", per_dim, self.current_epoch)
+
+    # --- pictures: samples from the prior and an interpolation, each validation epoch ----------
+    def _tensorboard_loggers(self) -> list[TensorBoardLogger]:
+        if self._trainer is None or self.trainer.global_rank != 0:
+            return []
+        return [lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)]
+
+    def on_validation_epoch_end(self) -> None:
+        loggers = self._tensorboard_loggers()
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.trainer.sanity_checking or not loggers or datamodule is None:
+            return
+        k = self.num_images
+        x = datamodule.split("val")["x"][:2].to(self.device)
+        samples = self.sample(2 * k, generator=torch.Generator().manual_seed(0))
+        strip = torch.cat([x[:1], self.interpolate(x[0], x[1], steps=k), x[1:]])  # x0 ... x1
+        value_range = None if datamodule.render == "heightmap" else datamodule.value_range
+        sample_grid = image_grid([samples[:k], samples[k:]], datamodule.render, value_range)
+        strip_grid = image_grid([strip], datamodule.render, value_range)
+        for logger in loggers:
+            logger.experiment.add_image("val/samples", sample_grid, self.global_step)
+            logger.experiment.add_image("val/interpolation", strip_grid, self.global_step)
