@@ -68,18 +68,20 @@ def make_model(seed: int = 0) -> MLPAutoencoder:
 
 
 def hand_written_epochs(x: torch.Tensor, epochs: int, batch_size: int) -> list[float]:
-    model = make_model()
+    model = make_model().to(x.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     times = []
     for epoch in range(epochs):
         start = time.perf_counter()
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch)).to(x.device)
         for i in range(0, len(x), batch_size):
             batch = x[order[i : i + batch_size]]
             loss = ((model(batch) - batch) ** 2).flatten(1).sum(1).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+        if x.device.type == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return times
 
@@ -95,6 +97,8 @@ class EpochTimer(L.Callback):
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if module.device.type == "cuda" and batch_idx == trainer.num_training_batches - 1:
+            torch.cuda.synchronize()
         self._last_batch_end = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, module) -> None:
@@ -115,7 +119,7 @@ def lightning_epochs(
     timer = EpochTimer()
     trainer = L.Trainer(
         max_epochs=epochs,
-        accelerator="cpu",
+        accelerator="gpu" if x.device.type == "cuda" else "cpu",
         devices=1,
         logger=TensorBoardLogger(tmp, name="tb", default_hp_metric=False),
         callbacks=[
@@ -138,6 +142,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (data resident there)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     args = parser.parse_args()
     if args.threads:
@@ -148,8 +153,10 @@ def main() -> None:
 
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    x = load_images(args.mnist)
-    print(f"torch threads: {torch.get_num_threads()}, samples: {len(x)}, batch: {args.batch_size}")
+    x = load_images(args.mnist).to(args.device)
+    print(
+        f"device: {x.device}, torch threads: {torch.get_num_threads()}, samples: {len(x)}, batch: {args.batch_size}"
+    )
     hand, framework, whole = [], [], []
     for round_ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
