@@ -28,10 +28,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from aelab.compression import latent_size
     from aelab.errors import ConfigError
     from aelab.resume import checkpoint_to_resume
+    from aelab.threads import job_threads
 
     quiet_lightning_logging()
-    if cfg.get("torch_threads"):
-        torch.set_num_threads(int(cfg.torch_threads))
+    threads = job_threads(cfg.get("torch_threads"))  # parallel sweep jobs share the cores
+    if threads:
+        torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = instantiate(cfg.data)
@@ -66,7 +68,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("resuming from %s", resume_from)
     log.info("input dim n=%d, latent dim m=%d, eta=m/n=%.4f", n, m, m / n)
     started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+    trainer.fit(
+        torch.compile(model) if cfg.get("compile") else model,
+        datamodule=datamodule,
+        ckpt_path=resume_from,
+    )
     fit_seconds = time.perf_counter() - started
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
