@@ -19,15 +19,13 @@ import csv
 import io
 import json
 import math
-import os
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aelab.results import atomic_write_text
+from aelab.results import atomic_write_bytes, atomic_write_text
 
 DEFAULT_METRICS = ["test/mse", "test/mse_over_pca"]
 SHOWN_IF_PRESENT = ["test/max_principal_angle_deg"]  # linear models, pca_equivalence
@@ -456,26 +454,13 @@ def main(argv: list[str] | None = None) -> int:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     figure_path = sweep_dir / "compression_curve.png"
-    _atomic_write_bytes(figure_path, buffer.getvalue())
+    atomic_write_bytes(figure_path, buffer.getvalue())
     print(table)
     print(f"wrote {sweep_dir / 'comparison.md'}, comparison.csv, {figure_path.name}")
     if not args.no_tensorboard:
         log_dir = write_tensorboard(sweep_dir, fig, table)
         print(f"tensorboard: tensorboard --logdir {sweep_dir}  (run {log_dir.name})")
     return 0
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 if __name__ == "__main__":

@@ -115,7 +115,9 @@ class AutoencoderModule(L.LightningModule):
         terms, _, z = self.loss_terms(batch, train=True)
         values = {f"train/{k}": v.detach() for k, v in terms.items()}
         if self.regularizer.tracks_sparsity:
-            values.update({f"latent/{k}": v for k, v in self.regularizer.statistics(z.detach()).items()})
+            values.update(
+                {f"latent/{k}": v for k, v in self.regularizer.statistics(z.detach()).items()}
+            )
         self._accumulate_epoch(values, len(batch["x"]))
         return terms["loss"]
 
