@@ -136,3 +136,25 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+
+
+def test_ddp_cpu_inside_a_multirun_gives_one_result_per_job(tmp_path):
+    """Two spawned processes per job; the sweep is not re-run by the children."""
+    done = run_cli(
+        "-m",
+        "accelerator=ddp_cpu",
+        "compression.ratio=0.05,0.1",
+        *SMALL,
+        "data.train_size=256",
+        "trainer.max_epochs=1",
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = load_results(tmp_path / "outputs")
+    assert len(results) == 2 and all(r["status"] == "ok" for r in results)
+    assert sorted(r["latent_dim"] for r in results) == [5, 10]
+    assert all(r["config"]["trainer"]["strategy"] == "ddp_spawn" for r in results)
+    assert all("test/pca_mse" in r["metrics"] for r in results)
+    job_dirs = {Path(r["output_dir"]) for r in results}
+    assert len(job_dirs) == 2 and all(d.parent.parent.name == "multirun" for d in job_dirs)

@@ -89,6 +89,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "compression_ratio": m / n,
         "metrics": metrics,
         "epochs": trainer.current_epoch,
+        "torch_threads": torch.get_num_threads(),
         "resumed_from": resume_from,
         "fit_seconds": fit_seconds,
         "checkpoint": best or None,

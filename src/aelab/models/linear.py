@@ -46,6 +46,15 @@ class LinearAutoencoder(AutoencoderModule):
         if self.variant == "pca" and stage == "fit" and datamodule is not None:
             self.data_mean.copy_(datamodule.split("train")["x"].flatten(1).mean(dim=0))
 
+    def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and hasattr(datamodule, "split"):
+            from aelab.analysis.subspace import max_principal_angle_deg
+
+            angle = max_principal_angle_deg(self, datamodule.split("train")["x"])
+            self.log("test/max_principal_angle_deg", float(angle))
+
     def _encode(self, x: Tensor) -> Tensor:
         return self.latent_activation(self.encoder(x.flatten(1) - self.data_mean))
 
