@@ -45,7 +45,7 @@ def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path):
 
 
 def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
-    settings = [*SMALL, "data.train_size=2048", "trainer.max_epochs=3"]
+    settings = [*SMALL, "data.train_size=4096", "trainer.max_epochs=3"]
     done = run_cli(*settings, "hydra.run.dir=outputs/whole", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
 
@@ -60,11 +60,12 @@ def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
     first = tmp_path / "outputs/killed/checkpoints/epoch000.ckpt"
     deadline = time.time() + 240
     while not first.exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # into the second epoch
-    process.send_signal(signal.SIGKILL)
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)  # in the second of three epochs (64 steps each)
     process.wait()
-    assert not (tmp_path / "outputs/killed/result.json").exists(), "killed before finishing"
+    checkpoints = {p.name for p in (tmp_path / "outputs/killed/checkpoints").glob("*.ckpt")}
+    assert "epoch002.ckpt" not in checkpoints, "the kill came after training had finished"
+    assert not (tmp_path / "outputs/killed/result.json").exists()
 
     resumed = run_cli(*settings, "ckpt_path=outputs/killed", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
