@@ -9,10 +9,10 @@ the peak set by the data's value range; and a TensorBoard grid, rows clean / noi
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from aelab.analysis.plots import image_grid
+from aelab.callbacks.common import evaluating, tensorboard_loggers
 from aelab.regularizers.noise import Denoising
 
 
@@ -30,11 +30,8 @@ class DenoisingMetrics(L.Callback):
         x = datamodule.split("val")["x"][: self.num_samples].to(module.device)
         generator = torch.Generator(device=module.device).manual_seed(self.seed)
         noisy = regularizer.corrupt(x, generator=generator)
-        was_training = module.training
-        module.eval()
-        with torch.no_grad():
+        with evaluating(module):
             denoised = module.reconstruct(noisy)
-        module.train(was_training)
 
         # the peak is the width of the data's range; no clamping, so noise is counted in full
         low, high = datamodule.value_range
@@ -46,8 +43,8 @@ class DenoisingMetrics(L.Callback):
         module.log("val/psnr_denoised", psnr_denoised)
         module.log("val/denoise_gain_db", psnr_denoised - psnr_noisy)
 
-        loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
-        if trainer.global_rank != 0 or not loggers:
+        loggers = tensorboard_loggers(trainer)
+        if not loggers:
             return
         rows = [t[: self.grid_samples] for t in (x, noisy, denoised)]
         value_range = None if datamodule.render == "heightmap" else datamodule.value_range

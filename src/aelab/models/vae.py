@@ -23,6 +23,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor, nn
 
 from aelab.analysis.plots import image_grid
+from aelab.callbacks.common import tensorboard_loggers
 from aelab.errors import ConfigError
 from aelab.models.base import AutoencoderModule
 from aelab.models.conv_blocks import ConvDecoder, ConvEncoder
@@ -230,9 +231,7 @@ class VariationalAutoencoder(AutoencoderModule):
 
     # --- pictures: samples from the prior and an interpolation, each validation epoch ----------
     def _tensorboard_loggers(self) -> list[TensorBoardLogger]:
-        if self._trainer is None or self.trainer.global_rank != 0:
-            return []
-        return [lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)]
+        return [] if self._trainer is None else tensorboard_loggers(self.trainer)
 
     def on_validation_epoch_end(self) -> None:
         loggers = self._tensorboard_loggers()
