@@ -70,8 +70,8 @@ def run_cli(
 ) -> subprocess.CompletedProcess:
     """Run an aelab console script in `cwd`, capturing its output."""
     executable = Path(sys.executable).with_name(command)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
-    env.pop("HYDRA_FULL_ERROR")
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}  # a user's one-liners
+    env["PYTHONUNBUFFERED"] = "1"
     return subprocess.run(
         [str(executable), *args],
         cwd=cwd,
