@@ -47,9 +47,14 @@ FINE_GRID = 24  # descriptors are fitted on this grid, whatever the patch resolu
 CHUNK = 2048  # samples generated at once (bounds the memory of the building masks)
 
 
+def cell_centres(resolution: int) -> np.ndarray:
+    """Coordinates (km) of the r cell centres along one side, in [-0.5, 0.5]."""
+    return (np.arange(resolution) + 0.5) / resolution - 0.5
+
+
 def grid_points(resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """Cell-centre coordinates (km) of an r x r grid, flattened row-major (row = y, col = x)."""
-    centres = (np.arange(resolution) + 0.5) / resolution - 0.5
+    centres = cell_centres(resolution)
     y, x = np.meshgrid(centres, centres, indexing="ij")
     return x.ravel(), y.ravel()
 
@@ -129,7 +134,6 @@ class TerrainGenerator:
         self.roughness_scale = roughness_scale
         self._grid = _fourier_basis(*grid_points(resolution))
         fine_x, fine_y = grid_points(FINE_GRID)
-        self._fine_xy = (fine_x, fine_y)
         fine_basis = _fourier_basis(fine_x, fine_y)
         design = np.stack(
             [np.ones_like(fine_x), fine_x, fine_y, fine_x**2, fine_x * fine_y, fine_y**2], 1
@@ -200,31 +204,42 @@ class TerrainGenerator:
             amplitude[is_[name]] = w[None] * p["roughness"][is_[name], None]
         amplitude *= coeffs
 
-        def relief(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-            """The parts not linear in the parameters (peak, ripples, buildings), own rows only."""
-            h = np.zeros((n, len(x)))
+        def relief(resolution: int) -> np.ndarray:
+            """The parts not linear in the parameters (peak, ripples, buildings): (n, r * r).
+
+            Each is built from (n, r) factors along x and along y, not point by point.
+            """
+            c = cell_centres(resolution)[None]
+            h = np.zeros((n, resolution, resolution))  # rows y, columns x; classes are disjoint
             m = mountain
-            dx = x[None] - p["peak_offset_x"][m, None]
-            dy = y[None] - p["peak_offset_y"][m, None]
-            width = p["peak_width"][m, None]
-            h[m] = p["peak_height"][m, None] * np.exp(-(dx**2 + dy**2) / (2 * width**2))
+            spread = 2 * p["peak_width"][m, None] ** 2
+            along_x = np.exp(-((c - p["peak_offset_x"][m, None]) ** 2) / spread)
+            along_y = np.exp(-((c - p["peak_offset_y"][m, None]) ** 2) / spread)
+            h[m] = p["peak_height"][m, None, None] * along_y[:, :, None] * along_x[:, None, :]
             sea = is_["sea"]
             freq, angle, phase = (w[sea, None] for w in waves)
-            along = np.cos(angle) * x[None] + np.sin(angle) * y[None]
-            h[sea] = wave_height[sea, None] * np.sin(2 * np.pi * freq * along + phase)
-            return h + self._buildings(is_["urban"], density, buildings, x, y)
+            u = (
+                2 * np.pi * freq * np.cos(angle) * c + phase
+            )  # sin(u + v) = sin u cos v + cos u sin v
+            v = 2 * np.pi * freq * np.sin(angle) * c
+            ripples = np.cos(v)[:, :, None] * np.sin(u)[:, None, :]
+            ripples += np.sin(v)[:, :, None] * np.cos(u)[:, None, :]
+            h[sea] = wave_height[sea, None, None] * ripples
+            urban = is_["urban"]
+            h[urban] = self._buildings(density[urban], buildings[urban], c[0])
+            return h.reshape(n, -1)
 
         # plane (tilts in metres per metre, coordinates in km) and fractal noise are linear in
         # their parameters: on the fine grid their statistics come from precomputed matrices
         tilt_km = 1000 * np.stack([p["tilt_x"], p["tilt_y"]], axis=1)
         x, y = grid_points(self.resolution)
         plane = p["base_altitude"][:, None] + tilt_km[:, :1] * x[None] + tilt_km[:, 1:] * y[None]
-        heights = plane + amplitude @ self._grid + relief(x, y)
+        heights = plane + amplitude @ self._grid + relief(self.resolution)
         r = self.resolution
         heights = heights.reshape(n, r, r)
 
         # fine-grid statistics: columns c, gx, gy, cxx, cxy, cyy (x, y in km), mean
-        stats = relief(*self._fine_xy) @ self._fine_stats + amplitude @ self._fourier_stats
+        stats = relief(FINE_GRID) @ self._fine_stats + amplitude @ self._fourier_stats
         stats[:, 0] += p["base_altitude"]
         stats[:, 6] += p["base_altitude"]
         stats[:, 1:3] += tilt_km  # a plane's least-squares slope is its own, its mean its base
@@ -255,25 +270,19 @@ class TerrainGenerator:
         return uniform
 
     @staticmethod
-    def _buildings(urban, density, draws, x, y) -> np.ndarray:
-        """Height added by rectangular buildings: (n, P), zero outside urban patches."""
-        n = len(urban)
-        out = np.zeros((n, len(x)))
-        if not urban.any():
-            return out
-        d = draws[urban]
-        present = d[:, :, 0] < density[urban, None]  # expected count = density * MAX_BUILDINGS
-        cx, cy = d[:, :, 1] - 0.5, d[:, :, 2] - 0.5
-        half_w, half_h = 0.03 + 0.09 * d[:, :, 3], 0.03 + 0.09 * d[:, :, 4]
-        height = np.where(present, 6 + 54 * d[:, :, 5], 0.0)
-        roofs = np.zeros((len(d), len(x)))
-        for b in range(MAX_BUILDINGS):  # running max: one (n, P) temporary at a time
-            inside = (np.abs(x[None] - cx[:, b, None]) <= half_w[:, b, None]) & (
-                np.abs(y[None] - cy[:, b, None]) <= half_h[:, b, None]
-            )
-            np.maximum(roofs, inside * height[:, b, None], out=roofs)
-        out[urban] = roofs
-        return out
+    def _buildings(density: np.ndarray, draws: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        """Roof heights (n, r, r) of up to MAX_BUILDINGS rectangles per urban patch."""
+        present = draws[:, :, 0] < density[:, None]  # expected count = density * MAX_BUILDINGS
+        cx, cy = draws[:, :, 1:2] - 0.5, draws[:, :, 2:3] - 0.5
+        half_w, half_h = 0.03 + 0.09 * draws[:, :, 3:4], 0.03 + 0.09 * draws[:, :, 4:5]
+        height = np.where(present, 6 + 54 * draws[:, :, 5], 0.0)
+        in_x = np.abs(centres - cx) <= half_w  # (n, buildings, r)
+        in_y = np.abs(centres - cy) <= half_h
+        roofs = np.zeros((len(draws), len(centres), len(centres)))  # rows y, columns x
+        for b in range(MAX_BUILDINGS):  # running max: one (n, r, r) temporary at a time
+            inside = in_y[:, b, :, None] & in_x[:, b, None, :]
+            np.maximum(roofs, inside * height[:, b, None, None], out=roofs)
+        return roofs
 
 
 class TerrainDataModule(InMemoryDataModule):
