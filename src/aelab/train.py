@@ -26,11 +26,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from hydra.utils import instantiate
 
     from aelab.compression import latent_size
+    from aelab.cuda_check import skip_nvml_without_driver
     from aelab.errors import ConfigError
     from aelab.resume import checkpoint_to_resume
     from aelab.threads import job_threads
 
     quiet_lightning_logging()
+    skip_nvml_without_driver()  # after importing lightning, which sets the NVML check
     threads = job_threads(cfg.get("torch_threads"))  # parallel sweep jobs share the cores
     if threads:
         torch.set_num_threads(threads)
