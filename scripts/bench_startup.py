@@ -1,7 +1,9 @@
 """Start-up: `aelab-train --help`, and launch to the first training step of the default job.
 
-Each is run `--repeats` times in fresh processes, interleaved; medians are reported, with a bare
-`python -c "import torch"` as the floor no torch program can beat.
+Each is run `--repeats` times in fresh processes, interleaved; medians are reported, with bare
+`python -c "import torch"` and `python -c "import lightning"` beside them: the floors no torch or
+Lightning program can beat. First step minus `import lightning` is aelab's own start-up work
+(config composition, data, model, trainer), in the same run.
 
     .venv/bin/python scripts/bench_startup.py [--repeats 3]
 """
@@ -26,22 +28,43 @@ def timed(command: list[str], cwd: str) -> tuple[float, str]:
     return time.perf_counter() - start, done.stdout + done.stderr
 
 
+def import_probe(module: str) -> list[str]:
+    """A process that imports `module`, then prints the seconds since its own launch (Linux)."""
+    code = (
+        f"import os, {module}\n"
+        "ticks = open(f'/proc/{os.getpid()}/stat').read().rsplit(')', 1)[1].split()[19]\n"
+        "uptime = float(open('/proc/uptime').read().split()[0])\n"
+        "print(uptime - int(ticks) / os.sysconf('SC_CLK_TCK'))"
+    )
+    return [sys.executable, "-c", code]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    results: dict[str, list[float]] = {"import torch": [], "--help": [], "first step": []}
+    results: dict[str, list[float]] = {
+        "import torch": [],
+        "import lightning": [],
+        "--help": [],
+        "first step": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
-            results["import torch"].append(timed([sys.executable, "-c", "import torch"], tmp)[0])
+            for module in ("torch", "lightning"):  # seconds from launch to imported
+                results[f"import {module}"].append(float(timed(import_probe(module), tmp)[1]))
             results["--help"].append(timed([str(BIN / "aelab-train"), "--help"], tmp)[0])
             _, output = timed([str(BIN / "aelab-train"), "trainer.max_epochs=1"], tmp)
             results["first step"].append(float(FIRST_STEP.search(output).group(1)))
     for name, values in results.items():
         print(
-            f"{name:>14}: median {statistics.median(values):.2f} s  ({', '.join(f'{v:.2f}' for v in values)})"
+            f"{name:>16}: median {statistics.median(values):.2f} s  ({', '.join(f'{v:.2f}' for v in values)})"
         )
     first = statistics.median(results["first step"])
+    own = [a - b for a, b in zip(results["first step"], results["import lightning"], strict=True)]
+    print(
+        f"aelab's own start-up work (first step - import lightning): {statistics.median(own):.2f} s"
+    )
     print(
         f"launch to first training step / goal ({GOAL_SECONDS:.0f} s): {first / GOAL_SECONDS:.2f}"
     )
