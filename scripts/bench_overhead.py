@@ -173,13 +173,15 @@ def main() -> None:
     print(
         f"device: {x.device}, torch threads: {torch.get_num_threads()}, samples: {len(x)}, batch: {args.batch_size}"
     )
-    ratios, whole_ratios = [], []
+    ratios, whole_ratios, extra_ms = [], [], []
+    steps = -(-len(x) // args.batch_size)
     for round_ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
             timer = paired_epochs(x, args.epochs, args.batch_size, Path(tmp))
         pairs = list(zip(timer.hand, timer.batches, timer.whole, strict=True))[1:]  # warm-up
         ratios += [batches / hand for hand, batches, _ in pairs]
         whole_ratios += [whole / hand for hand, _, whole in pairs]
+        extra_ms += [(batches - hand) / steps * 1e3 for hand, batches, _ in pairs]
         hand = statistics.median(p[0] for p in pairs)
         batches = statistics.median(p[1] for p in pairs)
         whole = statistics.median(p[2] for p in pairs)
@@ -193,6 +195,7 @@ def main() -> None:
         f"{len(ratios)} paired epochs): {statistics.median(ratios):.3f}  "
         f"(quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f})"
     )
+    print(f"aelab's extra time per training step: {statistics.median(extra_ms):.2f} ms")
     quartiles = statistics.quantiles(whole_ratios, n=4)
     print(
         "whole aelab epoch incl. validation, images and checkpoints / hand-written training: "
