@@ -11,11 +11,11 @@ ACCELERATOR=$([ "$DEVICE" = cpu ] && echo cpu || echo gpu)
 OUT=${OUT:-outputs/bench_gpu}
 mkdir -p "$OUT"
 echo "== framework overhead on $DEVICE"
-"$BIN/python" scripts/bench_overhead.py --device "$DEVICE" --rounds 2 --epochs 3
+"$BIN/python" scripts/bench_overhead.py --device "$DEVICE" --rounds 2 --epochs 6
 echo "== throughput: 4 terrain jobs, accelerator=$ACCELERATOR"
 start=$(date +%s.%N)
 "$BIN/aelab-train" -m accelerator="$ACCELERATOR" model=mlp,conv compression.ratio=0.05,0.1 \
     data.train_size=8192 trainer.max_epochs=3 hydra.sweep.dir="$OUT/sweep" > "$OUT/sweep.log" 2>&1
 end=$(date +%s.%N)
-echo "4 jobs in $(echo "$end - $start" | bc) s"
+echo "4 jobs in $("$BIN/python" -c "print(f'{$end - $start:.1f}')") s"
 "$BIN/aelab-compare" "$OUT/sweep" | tail -n 12
