@@ -29,14 +29,9 @@ def timed(command: list[str], cwd: str) -> tuple[float, str]:
 
 
 def import_probe(module: str) -> list[str]:
-    """A process that imports `module`, then prints the seconds since its own launch (Linux)."""
-    code = (
-        f"import os, {module}\n"
-        "ticks = open(f'/proc/{os.getpid()}/stat').read().rsplit(')', 1)[1].split()[19]\n"
-        "uptime = float(open('/proc/uptime').read().split()[0])\n"
-        "print(uptime - int(ticks) / os.sysconf('SC_CLK_TCK'))"
-    )
-    return [sys.executable, "-c", code]
+    """A process that imports `module`, then prints the seconds since its own launch."""
+    code = f"import {module}\nfrom aelab.launch_clock import seconds_since_launch\n"
+    return [sys.executable, "-c", code + "print(seconds_since_launch())"]
 
 
 def main() -> None:

@@ -1,27 +1,12 @@
 """Start-up time: seconds from the process's launch to its first training step."""
 
 import logging
-import os
-import time
 
 import lightning as L
 
+from aelab.launch_clock import seconds_since_launch
+
 log = logging.getLogger(__name__)
-
-
-def seconds_since_launch() -> float:
-    """Wall seconds since this process started (Linux /proc; elsewhere since this import)."""
-    try:
-        with open(f"/proc/{os.getpid()}/stat") as handle:
-            start_ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as handle:
-            uptime = float(handle.read().split()[0])
-        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return time.perf_counter() - _IMPORTED
-
-
-_IMPORTED = time.perf_counter()
 
 
 class StartupTimer(L.Callback):
