@@ -218,9 +218,8 @@ class TerrainGenerator:
             h[m] = p["peak_height"][m, None, None] * along_y[:, :, None] * along_x[:, None, :]
             sea = is_["sea"]
             freq, angle, phase = (w[sea, None] for w in waves)
-            u = (
-                2 * np.pi * freq * np.cos(angle) * c + phase
-            )  # sin(u + v) = sin u cos v + cos u sin v
+            # sin(u + v) = sin u cos v + cos u sin v, with u along x and v along y
+            u = 2 * np.pi * freq * np.cos(angle) * c + phase
             v = 2 * np.pi * freq * np.sin(angle) * c
             ripples = np.cos(v)[:, :, None] * np.sin(u)[:, None, :]
             ripples += np.sin(v)[:, :, None] * np.cos(u)[:, None, :]
