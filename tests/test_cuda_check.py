@@ -1,4 +1,4 @@
-"""The NVML-based CUDA check is dropped only where NVML cannot load."""
+"""The NVML-based CUDA check is dropped where NVML cannot load, when a run's Trainer is built."""
 
 import os
 
@@ -30,3 +30,22 @@ def test_skip_nvml_without_driver(monkeypatch, value, nvml, changed, left):
 
 def test_nvml_loads_answers_without_raising():
     assert isinstance(cuda_check.nvml_loads(), bool)
+
+
+def test_building_the_run_trainer_drops_the_probe_and_adds_extra_callbacks(monkeypatch, tmp_path):
+    import lightning as L
+
+    from aelab.train import build_trainer
+    from tests.conftest import compose_config
+
+    class Marker(L.Callback):
+        pass
+
+    monkeypatch.setenv(NVML_CHECK, "1")
+    monkeypatch.setattr(cuda_check, "nvml_loads", lambda: False)
+    cfg = compose_config(f"paths.output_dir={tmp_path}", "trainer.max_epochs=1")
+    trainer = build_trainer(cfg, [Marker()])
+    assert NVML_CHECK not in os.environ
+    kinds = {type(c).__name__ for c in trainer.callbacks}
+    assert {"Marker", "NonFiniteGuard", "ModelCheckpoint", "StartupTimer"} <= kinds
+    assert [type(lg).__name__ for lg in trainer.loggers] == ["TensorBoardLogger"]

@@ -7,14 +7,18 @@ objective (``val/mse``) for sweepers.
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from aelab.config import CONFIG_DIR
 from aelab.task import run_task
+
+if TYPE_CHECKING:
+    import lightning as L
 
 log = logging.getLogger("aelab.train")
 
@@ -26,13 +30,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from hydra.utils import instantiate
 
     from aelab.compression import latent_size
-    from aelab.cuda_check import skip_nvml_without_driver
     from aelab.errors import ConfigError
     from aelab.resume import checkpoint_to_resume
     from aelab.threads import job_threads
 
     quiet_lightning_logging()
-    skip_nvml_without_driver()  # after importing lightning, which sets the NVML check
     threads = job_threads(cfg.get("torch_threads"))  # parallel sweep jobs share the cores
     if threads:
         torch.set_num_threads(threads)
@@ -55,9 +57,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "accelerator=gpu but no CUDA GPU is visible on this machine; "
             "use accelerator=cpu or accelerator=auto"
         )
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = build_trainer(cfg)
+    loggers = trainer.loggers
 
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -104,6 +105,23 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             logger.log_hyperparams(_hparams(cfg, n, m), metrics=hp_metrics)
             logger.finalize("success")
     return summary
+
+
+def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> "L.Trainer":
+    """The run's Trainer: the config's trainer, callbacks and loggers, plus `extra_callbacks`.
+
+    On a machine without an NVIDIA driver it also turns off the NVML probe that Lightning's
+    import switched on (`aelab.cuda_check`), which would otherwise cost every optimiser step.
+    """
+    from hydra.utils import instantiate
+
+    from aelab.cuda_check import skip_nvml_without_driver
+
+    skip_nvml_without_driver()
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
+    callbacks += list(extra_callbacks)
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
 def quiet_lightning_logging() -> None:
