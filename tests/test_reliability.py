@@ -57,7 +57,9 @@ def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
     process = subprocess.Popen(
         command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    first = tmp_path / "outputs/killed/checkpoints/epoch000.ckpt"
+    # last.ckpt is written after epoch000.ckpt: waiting for the latter alone let the kill land
+    # between the two, leaving nothing to resume from
+    first = tmp_path / "outputs/killed/checkpoints/last.ckpt"
     deadline = time.time() + 240
     while not first.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.01)
