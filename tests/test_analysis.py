@@ -83,7 +83,7 @@ def test_elbo_scores_are_per_sample_recon_plus_kl_terms():
     torch.manual_seed(0)
     model = TinyVAE([1, 4, 4], 3, hidden_sizes=[8]).eval()
     split = {"x": torch.randn(20, 1, 4, 4), "label": torch.zeros(20, dtype=torch.long)}
-    scores = anomaly.elbo_scores(_run(model, None), split)
+    scores = anomaly.plugin_scores(_run(model, None), split)
     with torch.no_grad():
         z = model.encode(split["x"])
         sse = ((model.decode(z) - split["x"]) ** 2).flatten(1).sum(dim=1)
@@ -95,7 +95,7 @@ def test_elbo_score_on_a_plain_autoencoder_is_a_config_error():
     model = MLPAutoencoder([1, 4, 4], 3, hidden_sizes=[8])
     split = {"x": torch.randn(4, 1, 4, 4), "label": torch.zeros(4, dtype=torch.long)}
     with pytest.raises(ConfigError, match="anomaly.score=recon"):
-        anomaly.elbo_scores(_run(model, None), split)
+        anomaly.plugin_scores(_run(model, None), split)
 
 
 def test_sampling_bias_test_set_is_half_summit_half_wall_mountains():

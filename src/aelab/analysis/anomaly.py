@@ -1,8 +1,12 @@
 """Anomaly detection with an autoencoder: the samples it reconstructs badly are the odd ones.
 
-- Scores: per-sample squared reconstruction error (``recon``), or the negative ELBO of a VAE
-  (``elbo``: its ``recon`` (negative log-likelihood) + ``kl`` terms per sample); the baseline is the same error of
-  closed-form PCA at the same latent size, fitted on the same training data.
+- Scores: per-sample squared reconstruction error (``recon``), or for a VAE (``elbo``) an
+  estimate of -log p(x) chosen by ``vae_score``: ``elbo`` = -(1/K) sum_k log p(x|z_k) + KL(q||p),
+  ``iwae`` = -log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x), both with K = ``samples`` seeded draws
+  z_k ~ q(z|x), or ``plugin`` = the training terms ``recon`` + ``kl`` with z at the posterior mean
+  (not an ELBO estimate; for ``sigma: null`` its ``recon`` omits the constant (n/2) log pi).
+  The baseline is the same error of closed-form PCA at the same latent size, fitted on the same
+  training data.
 - Threshold: PyOD's semantics: a ``contamination`` fraction c of the *training* scores lies above
   it, ``threshold = percentile(train_scores, 100 (1 - c))`` (linear interpolation), and a sample
   is flagged when its score is strictly greater.
@@ -30,6 +34,7 @@ from aelab.analysis.pca import fit_pca
 from aelab.errors import ConfigError
 
 SCORES = ("recon", "elbo")
+VAE_SCORES = ("elbo", "iwae", "plugin")
 
 
 # --- scores -------------------------------------------------------------------------------------
@@ -39,8 +44,52 @@ def reconstruction_scores(run, x: Tensor) -> Tensor:
     return ((x_hat - x) ** 2).flatten(1).sum(dim=1).double()
 
 
-def elbo_scores(run, split: dict[str, Tensor]) -> Tensor:
-    """Per-sample negative ELBO, the ``recon`` + ``kl`` terms of ``loss_terms``, shape (N,).
+def check_score(settings) -> None:
+    """Raise `ConfigError` for an unknown ``score`` or ``vae_score`` or a bad ``samples``."""
+    if settings.score not in SCORES:
+        raise ConfigError(f"unknown anomaly.score {settings.score!r}; choose {', '.join(SCORES)}")
+    vae_score, samples = settings.get("vae_score", "elbo"), settings.get("samples", 16)
+    if vae_score not in VAE_SCORES:
+        raise ConfigError(
+            f"unknown anomaly.vae_score {vae_score!r}; choose elbo (Monte-Carlo negative ELBO), "
+            "iwae (importance-weighted bound) or plugin (posterior mean, the training terms)"
+        )
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ConfigError(
+            f"anomaly.samples must be a positive integer (posterior samples per input), got "
+            f"{samples!r}; e.g. anomaly.samples=16"
+        )
+
+
+def vae_scores(run, x: Tensor, kind: str, samples: int, seed: int = 0) -> Tensor:
+    """Per-sample -ELBO estimate (``elbo``) or -IWAE bound (``iwae``), K = `samples`, shape (N,).
+
+    The K draws of a chunk of inputs are one decoder batch of about ``run.batch_size``, on the
+    model's device, from a generator seeded with `seed` (same seed, batch size, device: same
+    scores).
+    """
+    model = run.model
+    if not callable(getattr(model, "iwae_bound", None)):
+        raise ConfigError(
+            f"anomaly.score=elbo needs a variational model; {type(model).__name__} has no "
+            "posterior to sample; use anomaly.score=recon"
+        )
+    generator = torch.Generator(device=run.device).manual_seed(seed)
+    chunk = max(1, run.batch_size // samples)
+    parts = []
+    with torch.no_grad():
+        for i in range(0, len(x), chunk):
+            xb = x[i : i + chunk].to(run.device)
+            if kind == "iwae":
+                bound = model.iwae_bound(xb, samples, generator)
+            else:
+                bound = model.elbo_terms(xb, samples, generator)["elbo"]
+            parts.append(-bound.double().cpu())
+    return torch.cat(parts)
+
+
+def plugin_scores(run, split: dict[str, Tensor]) -> Tensor:
+    """Per-sample ``recon`` + ``kl`` terms of ``loss_terms`` (z = posterior mean), shape (N,).
 
     A VAE averages its terms over the batch, so each sample is passed alone: exact for any
     likelihood (``recon`` is the negative log-likelihood, e.g. the BCE of a Bernoulli decoder),
@@ -219,8 +268,10 @@ def anomaly_test_set(run, settings) -> tuple[dict[str, Tensor], Tensor, str]:
 def has_anomalies(run, settings) -> bool:
     """Whether the protocol's test set holds both normal and anomalous samples.
 
-    Raises `ConfigError` for a protocol this run cannot follow (e.g. sampling bias on MNIST).
+    Raises `ConfigError` for a protocol this run cannot follow (e.g. sampling bias on MNIST)
+    and for bad score settings, before any task runs.
     """
+    check_score(settings)
     _, is_anomaly, _ = anomaly_test_set(run, settings)
     return bool(is_anomaly.any()) and not bool(is_anomaly.all())
 
@@ -236,24 +287,33 @@ def check_protocol(run, settings) -> None:
         )
 
 
-def evaluate_run(run, settings, out) -> dict[str, Any]:
+def evaluate_run(run, settings, out, seed: int = 0) -> dict[str, Any]:
     """Scores, contamination threshold and detection metrics of the model and of PCA(m)."""
+    check_score(settings)
     test, is_anomaly, description = anomaly_test_set(run, settings)
     train = run.datamodule.split("train")
+    vae_score = samples = None
     if settings.score == "elbo":
-        train_scores, test_scores = elbo_scores(run, train), elbo_scores(run, test)
-    elif settings.score == "recon":
+        vae_score = settings.get("vae_score", "elbo")
+        if vae_score == "plugin":
+            train_scores, test_scores = plugin_scores(run, train), plugin_scores(run, test)
+            label = "-ELBO plug-in"
+        else:
+            samples = settings.get("samples", 16)
+            train_scores = vae_scores(run, train["x"], vae_score, samples, seed)
+            test_scores = vae_scores(run, test["x"], vae_score, samples, seed)
+            label = f"-{vae_score.upper()}, K={samples}"
+    else:
         train_scores = reconstruction_scores(run, train["x"])
         test_scores = reconstruction_scores(run, test["x"])
-    else:
-        raise ConfigError(f"unknown anomaly.score {settings.score!r}; choose {', '.join(SCORES)}")
+        label = "recon"
     m = run.latent_dim
     baseline = fit_pca(train["x"], m, centred=True)  # the PCA detector, same data, same m
     pca_test = baseline.reconstruction_sse(test["x"])
     pca_train = baseline.reconstruction_sse(train["x"])
     model = evaluate_detector(train_scores, test_scores, is_anomaly, settings.contamination)
     pca = evaluate_detector(pca_train, pca_test, is_anomaly, settings.contamination)
-    names = (f"model ({settings.score})", f"PCA m={m}")
+    names = (f"model ({label})", f"PCA m={m}")
     figure = score_histogram(
         dict(zip(names, (test_scores, pca_test), strict=True)),
         is_anomaly,
@@ -264,6 +324,8 @@ def evaluate_run(run, settings, out) -> dict[str, Any]:
         "protocol": settings.protocol,
         "description": description,
         "score": settings.score,
+        "vae_score": vae_score,  # elbo | iwae | plugin with score=elbo, else null
+        "samples": samples,  # posterior samples K of elbo / iwae
         "contamination": settings.contamination,
         "num_test": len(is_anomaly),
         "num_anomalies": int(is_anomaly.sum()),

@@ -14,6 +14,10 @@ q(z|x) = N(mu(x), diag exp(logvar(x))), prior N(0, I), decoder p(x|z):
 ``encode``/``embed`` give the posterior mean; training decodes a reparameterised sample. The
 latent code is ``latent_activation`` of the Gaussian variable (identity unless a regularizer
 such as sparse_kl needs bounded codes), and the regularizer's ``sparsify``/``penalty`` act on it.
+
+Scores (aelab-eval's anomaly task): ``log_likelihood(x, z)`` is the normalised log p(x|z),
+``elbo_terms(x, k)`` a k-sample estimate of the ELBO, ``iwae_bound(x, k)`` the importance-weighted
+bound; the k posterior samples of every input go through the decoder as one batch.
 """
 
 import math
@@ -209,6 +213,59 @@ class VariationalAutoencoder(AutoencoderModule):
         return sse / (2 * self.sigma**2) + self.input_dim * math.log(
             self.sigma * math.sqrt(2 * math.pi)
         )
+
+    # --- scores: bounds on log p(x), K posterior samples in one batch --------------------------
+    def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
+        """log p(x|z) in nats for Gaussian latents z of shape (..., B, m) and x of shape (B, ...).
+
+        bernoulli: minus the BCE summed over pixels (normalised for binary pixels; for grey levels
+        the usual cross-entropy). gaussian: N(mean, sigma^2 I) with its normaliser; sigma=null
+        trains on the plain squared error, i.e. this density with sigma^2 = 1/2:
+        -log p(x|z) = sse + (n/2) log(pi).
+        """
+        code = self.regularizer.sparsify(self.latent_activation(z.flatten(0, -2)))
+        output = self._decoder_output(code).view(*z.shape[:-1], *self.input_shape)
+        x = x.expand_as(output)
+        if self.likelihood == "bernoulli":
+            nll = nn.functional.binary_cross_entropy_with_logits(output, x, reduction="none")
+        else:
+            sigma = math.sqrt(0.5) if self.sigma is None else self.sigma
+            nll = (self._mean(output) - x) ** 2 / (2 * sigma**2) + math.log(
+                sigma * math.sqrt(2 * math.pi)
+            )
+        return -nll.flatten(z.dim() - 1).sum(dim=-1)
+
+    def _draw(
+        self, x: Tensor, k: int, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """mu, logvar of q(z|x) and k samples z = mu + sigma * eps, eps and z of shape (k, B, m)."""
+        mu, logvar = self.posterior(x)
+        eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu, logvar, eps, mu + eps * (0.5 * logvar).exp()
+
+    def elbo_terms(
+        self, x: Tensor, k: int = 1, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
+        """Per-sample ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)), the expectation over k samples.
+
+        Returns ``log_likelihood`` (the k-sample mean), ``kl`` (closed form) and ``elbo``, each (B,).
+        """
+        mu, logvar, _, z = self._draw(x, k, generator)
+        log_likelihood = self.log_likelihood(x, z).mean(dim=0)
+        kl = gaussian_kl(mu, logvar).sum(dim=1)
+        return {"log_likelihood": log_likelihood, "kl": kl, "elbo": log_likelihood - kl}
+
+    def iwae_bound(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
+        """Per-sample log (1/k) sum_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x) (Burda et al.).
+
+        A lower bound on log p(x) that tightens as k grows; k = 1 is the ELBO in expectation.
+        The same generator state draws the same z_k as `elbo_terms`.
+        """
+        _, logvar, eps, z = self._draw(x, k, generator)
+        log_prior = -0.5 * z.pow(2).sum(dim=-1)  # the (2 pi) terms of p and q cancel
+        log_posterior = -0.5 * (eps.pow(2) + logvar).sum(dim=-1)
+        log_weights = self.log_likelihood(x, z) + log_prior - log_posterior
+        return torch.logsumexp(log_weights, dim=0) - math.log(k)
 
     # --- per-dimension KL, once per epoch -----------------------------------------------------
     def _accumulate_kl(self, kl_dims: Tensor) -> None:
