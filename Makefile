@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test eval compare lint format sweep tensorboard bench clean
+.PHONY: setup run test eval compare experiments lint format sweep tensorboard bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ eval: $(STAMP)
 
 compare: $(STAMP)
 	$(BIN)/aelab-compare $(ARGS)
+
+# Every documented table and figure, regenerated into README.md and docs/ (ARGS="--only NAME",
+# ARGS="--quick" for smoke scale with the docs untouched).
+experiments: $(STAMP)
+	$(BIN)/aelab-experiments $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Linear AE, seed and PCA variants, across eta on terrain and MNIST (t10k), against closed-form PCA.
-source "$(dirname "$0")/_common.sh"
-MNIST=$(mnist_dir)
-sweep terrain "$@"
-sweep mnist data=mnist data.split=t10k data.download=false "data.data_dir=$MNIST" \
-  data.batch_size=256 "$@"
-"${BIN}aelab-compare" "$SWEEP_DIR" \
-  --metrics test/mse,test/mse_over_pca,test/mse_over_pca_uncentred,test/max_principal_angle_deg
+# Runs the experiment module (src/aelab/experiments/pca_equivalence.py): its sweeps in
+# outputs/experiments/pca_equivalence/ (resumed when interrupted), then its tables and figure into
+# docs/experiments.md. Options go to aelab-experiments, e.g. --quick (smoke scale, docs untouched).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ -x .venv/bin/python ]]; then PY=.venv/bin/python; else PY=python3; fi
+exec "$PY" -m aelab.experiments --only pca_equivalence "$@"

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
 # Test MSE against the number of training patches: one terrain class against all five.
-source "$(dirname "$0")/_common.sh"
-sweep . "$@"
-"${BIN}aelab-compare" "$SWEEP_DIR" --x data.train_size --metrics test/mse,test/mse_over_pca
+# Runs the experiment module (src/aelab/experiments/sample_diversity.py): its sweeps in
+# outputs/experiments/sample_diversity/ (resumed when interrupted), then its tables and figure into
+# docs/experiments.md. Options go to aelab-experiments, e.g. --quick (smoke scale, docs untouched).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ -x .venv/bin/python ]]; then PY=.venv/bin/python; else PY=python3; fi
+exec "$PY" -m aelab.experiments --only sample_diversity "$@"

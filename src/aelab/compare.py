@@ -116,6 +116,14 @@ def load_jobs(sweep_dir: Path, x_key: str) -> tuple[list[Job], list[str]]:
     return jobs, unreadable
 
 
+def jobs_from_results(results: list[dict], x_key: str = "eta") -> list[Job]:
+    """Jobs from result.json dicts already read (each may carry its `job_dir`)."""
+    return [
+        _to_job(r, Path(r.get("job_dir") or r.get("output_dir") or str(i)).name, x_key)
+        for i, r in enumerate(results)
+    ]
+
+
 def _to_job(result: dict, name: str, x_key: str) -> Job:
     config = result.get("config") or {}
     compression = config.get("compression") or {}
@@ -253,6 +261,32 @@ def by_dataset(jobs: list[Job]) -> dict[str, list[Job]]:
     return groups
 
 
+def metric_tables(
+    group: list[Job], metrics: list[str], x_key: str, extra: bool = True
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """One dataset's (metric, Markdown table) pairs, and the metrics no job recorded.
+
+    The test/mse table gets the PCA bound rows; `extra` adds the metrics shown when present.
+    """
+    assign_labels(group, x_key)
+    columns = _columns(group)
+    header = ["model / regularizer", *(_x_header(x_key, c) for c in columns)]
+    recorded = [m for m in metrics if any(m in j.metrics for j in group)]
+    shown = recorded + [
+        m
+        for m in (SHOWN_IF_PRESENT if extra else [])
+        if m not in metrics and any(m in j.metrics for j in group)
+    ]
+    missing = [m for m in metrics if m not in recorded and any(j.ok for j in group)]
+    tables = []
+    for metric in shown:
+        rows = metric_rows(group, metric, columns)
+        if metric == "test/mse":
+            rows += pca_rows(group, columns)
+        tables.append((metric, markdown_table(header, rows)))
+    return tables, missing
+
+
 def report_markdown(
     sweep_dir: str, jobs: list[Job], metrics: list[str], x_key: str, unreadable: list[str]
 ) -> str:
@@ -267,23 +301,13 @@ def report_markdown(
         "other metrics listed; the PCA rows are the closed-form optimum of a rank-m linear map.",
     ]
     for data, group in by_dataset(jobs).items():
-        assign_labels(group, x_key)
-        columns = _columns(group)
         sizes = sorted({j.n for j in group if j.n})
-        header = ["model / regularizer", *(_x_header(x_key, c) for c in columns)]
         parts += ["", f"## {data} (n = {', '.join(map(str, sizes)) or '?'})"]
-        recorded = [m for m in metrics if any(m in j.metrics for j in group)]
-        shown = recorded + [
-            m for m in SHOWN_IF_PRESENT if m not in metrics and any(m in j.metrics for j in group)
-        ]
-        missing = [m for m in metrics if m not in recorded and any(j.ok for j in group)]
+        tables, missing = metric_tables(group, metrics, x_key)
         if missing:
             parts += ["", f"Not recorded by these jobs: {', '.join(missing)}."]
-        for metric in shown:
-            rows = metric_rows(group, metric, columns)
-            if metric == "test/mse":
-                rows += pca_rows(group, columns)
-            parts += ["", f"### {metric}", "", markdown_table(header, rows)]
+        for metric, table in tables:
+            parts += ["", f"### {metric}", "", table]
     if failed:
         parts += ["", "## Failed jobs", ""]
         parts += [

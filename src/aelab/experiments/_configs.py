@@ -1,0 +1,126 @@
+"""The configs behind an experiment: its jobs expanded into single runs, composed and hashed.
+
+An experiment's `Job`s are Hydra override lists where comma lists sweep, exactly as on the
+command line; an `experiment=` config may add its own grid (`hydra.sweeper.params`). `expand`
+turns one `Job` into its single runs in the order Hydra numbers them. `config_hash` composes every
+run with Hydra's compose API (nothing is run), drops the keys that cannot change a result (paths,
+logging, threads, the checkpoint to resume) and hashes what is left: a changed default changes it.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from aelab.config import CONFIG_DIR
+
+CONFIG_NAMES = {"train": "train", "eval": "eval"}
+
+# Keys (dotted) that cannot change a result: where things are written, how progress is shown,
+# how many threads compute it, where the data files are, the checkpoint a run resumes from.
+IGNORED_KEYS = (
+    "hydra",
+    "paths",
+    "logger",
+    "task_name",
+    "objective",
+    "torch_threads",
+    "callbacks.progress_bar",
+    "callbacks.startup_timer",
+    "callbacks.model_checkpoint.dirpath",
+    "trainer.default_root_dir",
+    "trainer.enable_progress_bar",
+    "data.data_dir",
+    "data.download",
+)
+# The checkpoint: a training run resumes from it; an evaluation is *of* it, so it tells evaluation
+# runs apart when resuming a sweep, but is a machine's path and stays out of the hash (the
+# training runs that made it are hashed themselves).
+CHECKPOINT_KEY = "ckpt_path"
+
+
+def _parser() -> OverridesParser:
+    return OverridesParser.create()
+
+
+def _fixed(overrides: Sequence[str]) -> list[str]:
+    """The overrides that do not sweep."""
+    parsed = _parser().parse_overrides(list(overrides))
+    return [text for text, o in zip(overrides, parsed, strict=True) if not o.is_sweep_override()]
+
+
+def _sweeper_params(app: str, overrides: Sequence[str]) -> list[str]:
+    """The grid an `experiment=` config declares (`hydra.sweeper.params`), as overrides."""
+    cfg = compose(CONFIG_NAMES[app], overrides=_fixed(overrides), return_hydra_config=True)
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    return [f"{key}={value}" for key, value in params.items()]
+
+
+def _expand(app: str, overrides: Sequence[str]) -> list[list[str]]:
+    """Inside an initialised Hydra: Hydra's own BasicSweeper split, so the order is its job order."""
+    arguments = _sweeper_params(app, overrides) + list(overrides)
+    return BasicSweeper.split_arguments(_parser().parse_overrides(arguments), None)[0]
+
+
+def expand(app: str, overrides: Sequence[str]) -> list[list[str]]:
+    """The single runs of one sweep, each a list of overrides, in Hydra's job order."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return _expand(app, overrides)
+
+
+def identity(app: str, overrides: Iterable[str], hashing: bool = False) -> str:
+    """A canonical key for one run's overrides (ignoring those that cannot change a result).
+
+    An evaluation's checkpoint is part of it, unless `hashing` (then only the configs count).
+    """
+    ignored = IGNORED_KEYS + ((CHECKPOINT_KEY,) if app == "train" or hashing else ())
+    items = {}
+    for override in _parser().parse_overrides(list(overrides)):
+        key = override.key_or_group
+        if any(key == k or key.startswith(k + ".") or key.startswith(k + "/") for k in ignored):
+            continue
+        items[key] = None if override.is_delete() else override.value()
+    return json.dumps(items, sort_keys=True, default=str)
+
+
+def _drop(container: dict[str, Any], dotted: str) -> None:
+    *parents, last = dotted.split(".")
+    node: Any = container
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(last, None)
+
+
+def composed(app: str, overrides: Sequence[str]) -> dict[str, Any]:
+    """One run's config as the app would see it, less the keys that cannot change a result.
+
+    Call inside an initialised Hydra (`expand` and `config_hash` do).
+    """
+    cfg = compose(CONFIG_NAMES[app], overrides=list(overrides))
+    container = OmegaConf.to_container(cfg, resolve=False)
+    for key in (*IGNORED_KEYS, CHECKPOINT_KEY):
+        _drop(container, key)
+    return OmegaConf.to_container(OmegaConf.create(container), resolve=True)
+
+
+def job_configs(jobs: Iterable[tuple[str, Sequence[str]]]) -> list[dict[str, Any]]:
+    """Every single run of the (app, overrides) sweeps, composed, in order."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return [
+            {"app": app, "config": composed(app, run)}
+            for app, overrides in jobs
+            for run in _expand(app, overrides)
+        ]
+
+
+def config_hash(jobs: Iterable[tuple[str, Sequence[str]]]) -> str:
+    """sha256 (12 hex digits) of the composed configs of every run of the sweeps."""
+    configs = job_configs(jobs)
+    text = json.dumps(configs, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

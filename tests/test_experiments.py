@@ -1,0 +1,199 @@
+"""The documented experiments: their docs match today's configs, and the machinery works.
+
+- every experiment's section in the docs records the hash of the configs it came from, and that
+  hash is what today's configs compose to (else: regenerate it, the message says how);
+- a changed default changes the hash, a path or thread count does not;
+- writing a section touches nothing outside its markers;
+- a sweep whose jobs are done is not run again; a half-done one runs only what is missing;
+- `aelab-experiments --quick` runs every experiment end to end on tiny data.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from aelab.config import CONFIG_DIR
+from aelab.experiments import _cli, _configs, _context, _docs
+from aelab.experiments._context import ROOT, Context, Job
+
+EXPERIMENTS = _cli.names()
+
+
+def regenerate(name: str) -> str:
+    return f'make experiments ARGS="--only {name}"'
+
+
+# --- (a) the docs are what today's configs give ---------------------------------------------------
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_docs_match_todays_configs(name):
+    module = _cli.load(name)
+    text = (ROOT / module.DOC).read_text()
+    if not _docs.has_section(text, name):
+        pytest.fail(f"{module.DOC} has no '<!-- aelab:begin {name} -->' section; add its markers")
+    recorded = _docs.recorded_hash(text, name, module.DOC)
+    if recorded is None:
+        pytest.fail(
+            f"{name}: the section in {module.DOC} has no provenance line (never generated); "
+            f"run {regenerate(name)}"
+        )
+    current = _cli.config_hash(module, name)
+    assert current == recorded, (
+        f"{name}: the configs behind {module.DOC} changed (hash {recorded} in the docs, {current} "
+        f"today); run {regenerate(name)}"
+    )
+
+
+def test_every_experiment_declares_its_doc_and_jobs():
+    assert {"pca_equivalence", "compression_curve", "mnist_recipes"} <= set(EXPERIMENTS)
+    for name in EXPERIMENTS:
+        module = _cli.load(name)
+        assert (ROOT / module.DOC).is_file(), f"{name}: DOC {module.DOC} does not exist"
+        jobs = module.jobs(Context(name=name, doc=module.DOC))
+        assert jobs and all(job.app in ("train", "eval") for job in jobs), name
+
+
+# --- (b) the hash follows the configs -----------------------------------------------------------
+SWEEP = [("train", ("experiment=compression_curve", "model=mlp", "compression.ratio=0.05,0.1"))]
+
+
+def test_hash_changes_with_a_default_and_not_with_paths(tmp_path, monkeypatch):
+    before = _configs.config_hash(SWEEP)
+    same = [(app, (*o, "torch_threads=1", "callbacks.progress_bar=null")) for app, o in SWEEP]
+    assert _configs.config_hash(same) == before  # where and how fast: not the result
+    fewer = [("train", ("experiment=compression_curve", "model=mlp", "compression.ratio=0.05"))]
+    assert _configs.config_hash(fewer) != before  # one job less
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONFIG_DIR, conf)
+    train = conf / "train.yaml"
+    text = train.read_text()
+    assert "\nseed: 42" in text
+    train.write_text(text.replace("\nseed: 42", "\nseed: 43"))
+    monkeypatch.setattr(_configs, "CONFIG_DIR", str(conf))
+    assert _configs.config_hash(SWEEP) != before  # a changed default: the docs are stale
+
+
+def test_expand_follows_hydras_job_order():
+    runs = _configs.expand("train", ["experiment=pca_equivalence", "compression.ratio=0.1,0.2"])
+    assert [r[:2] for r in runs] == [
+        ["model.variant=seed", "compression.ratio=0.1"],
+        ["model.variant=seed", "compression.ratio=0.2"],
+        ["model.variant=pca", "compression.ratio=0.1"],
+        ["model.variant=pca", "compression.ratio=0.2"],
+    ]
+
+
+# --- (c) markers and provenance -------------------------------------------------------------------
+PROVENANCE = _docs.Provenance(
+    commit="abc1234+dirty",
+    command="aelab-experiments --only demo",
+    date="2026-11-28",
+    machine="a CPU (2 cores), 1 torch thread per job",
+    wall_seconds=12.3,
+    config_hash="0123456789ab",
+)
+
+
+def test_section_round_trip_keeps_the_rest():
+    before = "# Title\n\nProse before.\n\n<!-- aelab:begin demo -->\n"
+    after = "<!-- aelab:end demo -->\n\nProse after, <!-- aelab:begin other --> untouched.\n"
+    text = before + "old table\n" + after
+    assert _docs.recorded_hash(text, "demo") is None  # marked, never generated
+    new = _docs.replace_section(text, "demo", "| a | b |\n|---|---:|", PROVENANCE)
+    assert new.startswith(before) and new.endswith(after)
+    assert "old table" not in new and "| a | b |" in new
+    assert _docs.recorded_hash(new, "demo") == "0123456789ab"
+    assert "commit abc1234+dirty" in new and "`aelab-experiments --only demo`" in new
+    again = _docs.replace_section(new, "demo", "| a | b |\n|---|---:|", PROVENANCE)
+    assert again == new  # regenerating the same section changes nothing
+
+
+def test_missing_or_doubled_markers_are_refused():
+    with pytest.raises(_docs.MarkerError, match="aelab:begin demo"):
+        _docs.replace_section("no markers\n", "demo", "x", PROVENANCE, "README.md")
+    doubled = "<!-- aelab:begin demo -->\n<!-- aelab:end demo -->\n" * 2
+    with pytest.raises(_docs.MarkerError, match="exactly one"):
+        _docs.section(doubled, "demo")
+
+
+def test_unknown_experiment_is_one_line(capsys):
+    assert _cli.main(["--only", "no_such_experiment"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aelab: error: unknown experiment 'no_such_experiment'")
+    assert len(err.splitlines()) == 1
+
+
+def test_runs_outside_jobs_are_refused():
+    module = SimpleNamespace(
+        DOC="README.md",
+        jobs=lambda ctx: [Job("train", ("model=mlp", "compression.ratio=0.05,0.2"))],
+    )
+    ctx = Context(name="demo", doc="README.md")
+    ctx.ran = [
+        ("train", ["model=mlp", "compression.ratio=0.2", "ckpt_path=last", "torch_threads=1"])
+    ]
+    _cli.check_declared(module, ctx)  # declared (resume and thread settings aside)
+    ctx.ran.append(("train", ["model=mlp", "compression.ratio=0.1"]))
+    with pytest.raises(_context.ExperimentError, match="does not list"):
+        _cli.check_declared(module, ctx)
+
+
+# --- resume: finished jobs are not run again ------------------------------------------------------
+def _fake_job(sweep_dir: Path, subdir: str, overrides: list[str], status: str) -> None:
+    job = sweep_dir / subdir
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if status:
+        (job / "result.json").write_text(json.dumps({"status": status, "overrides": overrides}))
+
+
+def test_done_jobs_are_not_run_again(tmp_path, monkeypatch):
+    launched = []
+    monkeypatch.setattr(_context, "_run_all", lambda commands, *a: launched.append(commands))
+    ctx = Context(name="demo", doc="README.md", work_dir=tmp_path, say=lambda line: None)
+    sweep = ["model=linear,mlp", "compression.ratio=0.05"]
+    extra = ["ckpt_path=last", "callbacks.progress_bar=null", "torch_threads=1"]
+    _fake_job(tmp_path / "s", "0", ["model=linear", "compression.ratio=0.05", *extra], "ok")
+    _fake_job(tmp_path / "s", "1", ["model=mlp", "compression.ratio=0.05", *extra], "ok")
+    results = ctx.train("s", sweep)
+    assert launched == []
+    assert [Path(r["job_dir"]).name for r in results] == ["0", "1"]
+
+    (tmp_path / "s" / "1" / "result.json").unlink()  # interrupted: job 1 never finished
+    results = ctx.train("s", sweep)  # (the fake launch runs nothing: job 1 stays unfinished)
+    (command,) = launched[0]  # only the missing job, into its own folder, resuming
+    assert "model=mlp" in command and "model=linear" not in command
+    assert "hydra.sweep.subdir=1" in command and "ckpt_path=last" in command
+    assert [r["status"] for r in results] == ["ok", "failed"]  # reported, not hidden
+
+    shutil.rmtree(tmp_path / "s" / "1")  # a job that never started, and nothing runs it
+    with pytest.raises(_context.ExperimentError, match="left no result.json"):
+        ctx.train("s", sweep)
+
+
+# --- (d) every experiment at smoke scale ------------------------------------------------------------
+def test_quick_runs_every_experiment(tmp_path, mnist_dir):
+    docs = {p: p.read_bytes() for p in (ROOT / "README.md", ROOT / "docs" / "experiments.md")}
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env["AELAB_MNIST_DIR"] = str(mnist_dir)
+    work = tmp_path / "work"
+    done = subprocess.run(
+        [sys.executable, "-m", "aelab.experiments", "--quick", "--work-dir", str(work)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for name in EXPERIMENTS:
+        section = work / name / "section.md"
+        assert section.is_file(), f"{name} wrote no section"
+        assert section.read_text().strip(), f"{name}: empty section"
+    assert {p: p.read_bytes() for p in docs} == docs  # --quick leaves the docs alone
