@@ -5,8 +5,14 @@
   target (1: captured linearly, about 0: absent; NaN for a target constant on the held-out set).
 - ``ridge_accuracy``: a one-vs-rest ridge classifier from z to the class label (MNIST digit,
   terrain class): closed form, accuracy on the held-out set.
+- ``per_class_r2``: the same R^2 with a probe fitted and scored within each class. Pooled over
+  classes, a parameter that exists only for some classes (tilt of flat ground, building density,
+  peak height) mixes "how much of it is coded" with "which class is it"; within a class it does
+  not. Targets constant within a class (undefined there) are left out.
+- ``order_summary``: mean R^2 of the descriptors by order (0: mean altitude, 1: slopes,
+  2: curvatures), which degrees of freedom are captured order by order.
 
-Both are closed-form least squares in float64 on codes standardised with the fitting set's
+All are closed-form least squares in float64 on codes standardised with the fitting set's
 statistics: deterministic, and instant next to an iterative logistic regression.
 """
 
@@ -14,11 +20,23 @@ import math
 from typing import Any
 
 import torch
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from torch import Tensor
 
 from aelab.analysis.pca import fit_pca
 from aelab.errors import ConfigError
+
+# Order of each terrain descriptor: 0 mean altitude, 1 slopes, 2 curvatures.
+DESCRIPTOR_ORDERS = {
+    "mean_altitude": 0,
+    "slope_x": 1,
+    "slope_y": 1,
+    "curv_xx": 2,
+    "curv_xy": 2,
+    "curv_yy": 2,
+}
+MIN_CLASS_SAMPLES = 10  # a class is probed with at least this many fitting and held-out samples
 
 
 def ridge_predict(z_fit: Tensor, y_fit: Tensor, z_eval: Tensor, alpha: float = 1e-3) -> Tensor:
@@ -46,8 +64,7 @@ def ridge_r2(
     residual = ((y_eval - predicted) ** 2).sum(dim=0)
     total = ((y_eval - y_eval.mean(dim=0)) ** 2).sum(dim=0)
     r2 = 1 - residual / total.clamp_min(1e-300)
-    constant = y_eval.std(dim=0) <= 1e-9 * (1 + y_eval.abs().max(dim=0).values)
-    return torch.where(constant, math.nan, r2)
+    return torch.where(is_constant(y_eval), math.nan, r2)
 
 
 def ridge_accuracy(
@@ -58,6 +75,56 @@ def ridge_accuracy(
     one_hot = torch.nn.functional.one_hot(labels_fit.long(), num_classes)
     predicted = ridge_predict(z_fit, one_hot, z_eval, alpha).argmax(dim=1)
     return float((predicted == labels_eval.long()).double().mean())
+
+
+def is_constant(y: Tensor) -> Tensor:
+    """Columns of y (N, targets) that do not vary (to float precision), shape (targets,)."""
+    y = y.double().reshape(len(y), -1)
+    return y.std(dim=0) <= 1e-9 * (1 + y.abs().max(dim=0).values)
+
+
+def per_class_r2(
+    fit: tuple[Tensor, Tensor, Tensor],
+    held_out: tuple[Tensor, Tensor, Tensor],
+    names: list[str],
+    class_names: list[str],
+    alpha: float = 1e-3,
+) -> dict[str, dict[str, float]]:
+    """{class: {target: held-out R^2}} of probes fitted within each class.
+
+    ``fit`` and ``held_out`` are (codes, targets, labels). A class needs ``MIN_CLASS_SAMPLES``
+    fitting and held-out samples; a target constant within a class (in either set) is left out.
+    """
+    z_fit, y_fit, labels_fit = fit
+    z_eval, y_eval, labels_eval = held_out
+    table = {}
+    for label in torch.unique(labels_eval).tolist():
+        in_fit, in_eval = labels_fit == label, labels_eval == label
+        if min(int(in_fit.sum()), int(in_eval.sum())) < MIN_CLASS_SAMPLES:
+            continue
+        varies = ~(is_constant(y_fit[in_fit]) | is_constant(y_eval[in_eval]))
+        if not varies.any():
+            continue
+        r2 = ridge_r2(
+            z_fit[in_fit],
+            y_fit[in_fit][:, varies],
+            z_eval[in_eval],
+            y_eval[in_eval][:, varies],
+            alpha,
+        )
+        kept = [name for name, keep in zip(names, varies.tolist(), strict=True) if keep]
+        name = class_names[label] if label < len(class_names) else str(label)
+        table[name] = dict(zip(kept, r2.tolist(), strict=True))
+    return table
+
+
+def order_summary(r2: dict[str, float]) -> dict[str, float]:
+    """Mean R^2 of the descriptors of each order present ("order_0", ...); below 0 counts as 0."""
+    orders: dict[str, list[float]] = {}
+    for name, order in DESCRIPTOR_ORDERS.items():
+        if name in r2 and math.isfinite(r2[name]):
+            orders.setdefault(f"order_{order}", []).append(max(r2[name], 0.0))
+    return {order: sum(values) / len(values) for order, values in sorted(orders.items())}
 
 
 def majority_rate(labels: Tensor) -> float:
@@ -83,6 +150,98 @@ def r2_figure(table: dict[str, dict[str, float]], title: str) -> Figure:
     ax.set_title(title)
     ax.legend(fontsize=8)
     return figure
+
+
+def per_class_figure(
+    pooled: dict[str, dict[str, float]], per_class: dict[str, dict[str, dict[str, float]]]
+) -> Figure:
+    """Heat maps, one per latent: held-out R^2 of every target, pooled and within each class."""
+    latents = list(pooled)
+    names = list(pooled[latents[0]])
+    rows = ["pooled"] + list(dict.fromkeys(c for t in per_class.values() for c in t))
+    figure = Figure(
+        figsize=(2.0 + 0.62 * len(names), 0.9 + 0.45 * len(rows) * len(latents)),
+        layout="constrained",
+    )
+    axes = figure.subplots(len(latents), 1, squeeze=False)[:, 0]
+    cmap = colormaps["viridis"].with_extremes(bad="0.85")
+    for ax, latent in zip(axes, latents, strict=True):
+        tables = [pooled[latent]] + [per_class[latent].get(c, {}) for c in rows[1:]]
+        values = torch.tensor([[t.get(n, math.nan) for n in names] for t in tables])
+        image = ax.imshow(values.clamp(0, 1).numpy(), vmin=0, vmax=1, cmap=cmap, aspect="auto")
+        for i, row in enumerate(values.tolist()):
+            for j, value in enumerate(row):
+                if math.isfinite(value):
+                    colour = "k" if value > 0.6 else "w"
+                    ax.text(
+                        j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=colour
+                    )
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_xticks(range(len(names)), names if ax is axes[-1] else [], rotation=45, ha="right")
+        ax.set_title(f"{latent}: held-out R$^2$ (grey: constant within the class)", fontsize=9)
+    figure.colorbar(image, ax=list(axes), shrink=0.8)
+    return figure
+
+
+def _cell(values: list[float | None]) -> str:
+    return " / ".join("–" if v is None or not math.isfinite(v) else f"{v:.3f}" for v in values)
+
+
+def _rows(
+    pooled: dict[str, dict[str, float]], per_class: dict[str, dict[str, dict[str, float]]]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{"pooled" or class: {latent: {target: R^2}}}."""
+    classes = dict.fromkeys(c for table in per_class.values() for c in table)
+    return {"pooled": pooled} | {
+        c: {latent: per_class[latent].get(c, {}) for latent in pooled} for c in classes
+    }
+
+
+def order_table(
+    pooled: dict[str, dict[str, float]], per_class: dict[str, dict[str, dict[str, float]]]
+) -> str:
+    """Markdown: R^2 by descriptor order, pooled and per class; cells one value per latent."""
+    latents = list(pooled)
+    orders = ["order_0", "order_1", "order_2"]
+    lines = [
+        f"| class (cells {' / '.join(latents)}) | order 0: mean altitude | order 1: slopes "
+        "| order 2: curvatures |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, tables in _rows(pooled, per_class).items():
+        summaries = [order_summary(tables[latent]) for latent in latents]
+        cells = [_cell([s.get(o) for s in summaries]) for o in orders]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def target_table(
+    pooled: dict[str, dict[str, float]], per_class: dict[str, dict[str, dict[str, float]]]
+) -> str:
+    """Markdown: R^2 of every target (rows), pooled and per class (columns)."""
+    latents = list(pooled)
+    rows = _rows(pooled, per_class)
+    lines = [
+        f"| target (cells {' / '.join(latents)}) | {' | '.join(rows)} |",
+        "|---" + "|---:" * len(rows) + "|",
+    ]
+    for target in pooled[latents[0]]:
+        cells = [_cell([t[latent].get(target) for latent in latents]) for t in rows.values()]
+        lines.append(f"| {target} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def per_class_markdown(
+    pooled: dict[str, dict[str, float]], per_class: dict[str, dict[str, dict[str, float]]]
+) -> str:
+    """Both tables with their legends."""
+    return (
+        "Held-out R² of linear probes by descriptor order (mean over the order's descriptors, "
+        "below 0 counted as 0):\n\n"
+        + order_table(pooled, per_class)
+        + "\nHeld-out R² per target (–: constant within the class, not probed):\n\n"
+        + target_table(pooled, per_class)
+    )
 
 
 # --- the aelab-eval task (part of the embedding task) -------------------------------------------
@@ -147,4 +306,28 @@ def evaluate_run(run, settings, test: dict[str, Tensor], z_test: Tensor, out) ->
         result["r2"] = table
         figure = r2_figure(table, f"held-out R$^2$ of linear probes from the codes (m={m})")
         result["figures"].append(out.figure("probe_r2", figure))
+
+        names = DESCRIPTOR_NAMES + PARAM_NAMES
+        classes = run.datamodule.class_names
+        per_class = {
+            name: per_class_r2(
+                (a, targets(fit), fit["label"]),
+                (b, targets(held_out), held_out["label"]),
+                names,
+                classes,
+                settings.ridge_alpha,
+            )
+            for name, (a, b) in latents.items()
+        }
+        result["r2_per_class"] = per_class
+        result["r2_by_order"] = {
+            name: {"pooled": order_summary(table[name])}
+            | {c: order_summary(r2) for c, r2 in per_class[name].items()}
+            for name in latents
+        }
+        figure = per_class_figure(table, per_class)
+        result["figures"].append(out.figure("probe_r2_per_class", figure))
+        markdown = per_class_markdown(table, per_class)
+        (out.dir / "probe_r2_per_class.md").write_text(markdown)
+        result["tables"] = ["probe_r2_per_class.md"]
     return result

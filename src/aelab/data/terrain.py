@@ -143,18 +143,31 @@ class TerrainGenerator:
         self._fine_stats = np.concatenate([fit, mean]).T  # (P_fine, 7): quadratic fit and mean
         self._fourier_stats = fine_basis @ self._fine_stats  # (2K, 7)
 
-    def generate(self, n: int, seed: int | list[int]) -> Patches:
-        """Draw n patches; the same seed gives the same ground at any resolution."""
+    def generate(self, n: int, seed: int | list[int], points: np.ndarray | None = None) -> Patches:
+        """Draw n patches; the same seed gives the same ground at any resolution.
+
+        ``points`` (r * r, 2), (x, y) in km in the row-major order of ``grid_points``, samples
+        every patch at those points instead of the cell centres: the same ground (same seed),
+        observed elsewhere. Descriptors and parameters do not depend on it.
+        """
+        r = self.resolution
+        if points is not None:
+            points = np.asarray(points, dtype=np.float64)
+            if points.shape != (r * r, 2):
+                raise ValueError(f"points must have shape ({r * r}, 2), got {points.shape}")
         rng = np.random.default_rng(seed)
         labels = rng.choice(len(CLASS_NAMES), size=n, p=self.probabilities)
-        chunks = [self._generate_chunk(labels[i : i + CHUNK], rng) for i in range(0, n, CHUNK)]
+        chunks = [
+            self._generate_chunk(labels[i : i + CHUNK], rng, points) for i in range(0, n, CHUNK)
+        ]
         if not chunks:
-            r = self.resolution
             return Patches(np.zeros((0, r, r)), labels, np.zeros((0, 9)), np.zeros((0, 6)))
         heights, params, descriptors = (np.concatenate(part) for part in zip(*chunks, strict=True))
         return Patches(heights, labels, params, descriptors)
 
-    def _generate_chunk(self, labels: np.ndarray, rng: np.random.Generator):
+    def _generate_chunk(
+        self, labels: np.ndarray, rng: np.random.Generator, points: np.ndarray | None = None
+    ):
         n = len(labels)
         p = {name: np.zeros(n) for name in PARAM_NAMES}
         is_ = {name: labels == i for i, name in enumerate(CLASS_NAMES)}
@@ -228,12 +241,32 @@ class TerrainGenerator:
             h[urban] = self._buildings(density[urban], buildings[urban], c[0])
             return h.reshape(n, -1)
 
+        def relief_at(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            """The same relief at any points (km), point by point: (n, len(x))."""
+            h = np.zeros((n, len(x)))
+            m = mountain
+            spread = 2 * p["peak_width"][m, None] ** 2
+            dx, dy = x - p["peak_offset_x"][m, None], y - p["peak_offset_y"][m, None]
+            h[m] = p["peak_height"][m, None] * np.exp(-(dx**2 + dy**2) / spread)
+            sea = is_["sea"]
+            freq, angle, phase = (w[sea, None] for w in waves)
+            along = np.cos(angle) * x + np.sin(angle) * y
+            h[sea] = wave_height[sea, None] * np.sin(2 * np.pi * freq * along + phase)
+            urban = is_["urban"]
+            h[urban] = self._buildings_at(density[urban], buildings[urban], x, y)
+            return h
+
         # plane (tilts in metres per metre, coordinates in km) and fractal noise are linear in
         # their parameters: on the fine grid their statistics come from precomputed matrices
         tilt_km = 1000 * np.stack([p["tilt_x"], p["tilt_y"]], axis=1)
-        x, y = grid_points(self.resolution)
+        if points is None:
+            x, y = grid_points(self.resolution)
+            fourier, rest = self._grid, relief(self.resolution)
+        else:
+            x, y = points[:, 0], points[:, 1]
+            fourier, rest = _fourier_basis(x, y), relief_at(x, y)
         plane = p["base_altitude"][:, None] + tilt_km[:, :1] * x[None] + tilt_km[:, 1:] * y[None]
-        heights = plane + amplitude @ self._grid + relief(self.resolution)
+        heights = plane + amplitude @ fourier + rest
         r = self.resolution
         heights = heights.reshape(n, r, r)
 
@@ -281,6 +314,21 @@ class TerrainGenerator:
         for b in range(MAX_BUILDINGS):  # running max: one (n, r, r) temporary at a time
             inside = in_y[:, b, :, None] & in_x[:, b, None, :]
             np.maximum(roofs, inside * height[:, b, None, None], out=roofs)
+        return roofs
+
+    @staticmethod
+    def _buildings_at(
+        density: np.ndarray, draws: np.ndarray, x: np.ndarray, y: np.ndarray
+    ) -> np.ndarray:
+        """Roof heights (n, P) of the same rectangles as ``_buildings``, at points (km)."""
+        present = draws[:, :, 0] < density[:, None]
+        cx, cy = draws[:, :, 1:2] - 0.5, draws[:, :, 2:3] - 0.5
+        half_w, half_h = 0.03 + 0.09 * draws[:, :, 3:4], 0.03 + 0.09 * draws[:, :, 4:5]
+        height = np.where(present, 6 + 54 * draws[:, :, 5], 0.0)
+        roofs = np.zeros((len(draws), len(x)))
+        for b in range(MAX_BUILDINGS):
+            inside = (np.abs(x - cx[:, b]) <= half_w[:, b]) & (np.abs(y - cy[:, b]) <= half_h[:, b])
+            np.maximum(roofs, inside * height[:, b, None], out=roofs)
         return roofs
 
 
@@ -344,16 +392,26 @@ class TerrainDataModule(InMemoryDataModule):
         return float(x.min()), float(x.max())
 
     def build_splits(self) -> dict[str, Split]:
-        generated = {
-            name: (self.test_generator if name == "test" else self.generator).generate(
-                size, seed=[self.seed, index]
-            )
-            for index, (name, size) in enumerate(self.sizes.items())
-        }
+        generated = {name: self._generate(name) for name in self.sizes}
         train_heights = generated["train"].heights
         self.altitude_mean = float(train_heights.mean())
         self.altitude_std = float(train_heights.std()) or 1.0
         return {name: self._to_split(patches) for name, patches in generated.items()}
+
+    def _generate(self, name: str, points: np.ndarray | None = None) -> Patches:
+        generator = self.test_generator if name == "test" else self.generator
+        index = list(self.sizes).index(name)
+        return generator.generate(self.sizes[name], seed=[self.seed, index], points=points)
+
+    def resample(self, name: str, points: np.ndarray) -> torch.Tensor:
+        """A split's inputs ``x``, the same ground sampled at other points (km, (r * r, 2)).
+
+        Standardised with the training statistics, like the split itself.
+        """
+        self.setup()
+        heights = self._generate(name, points).heights
+        x = (heights - self.altitude_mean) / self.altitude_std
+        return torch.as_tensor(x, dtype=torch.float32).unsqueeze(1)
 
     def _to_split(self, patches: Patches) -> Split:
         x = (patches.heights - self.altitude_mean) / self.altitude_std
