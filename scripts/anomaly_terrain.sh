@@ -1,22 +1,11 @@
 #!/usr/bin/env bash
-# The two terrain anomaly protocols, trained and evaluated one after the other:
-# - sampling bias: train on mountain windows centred on the summit, test summit vs wall windows;
-# - novelty: train without urban patches, test on every class, urban = anomaly.
-# Prints the AUROC of the autoencoder beside the PCA detector at the same latent size.
-#
-#   scripts/anomaly_terrain.sh [extra aelab-train overrides...]
+# The two terrain anomaly protocols: sampling bias (trained on summit-centred mountain windows,
+# wall windows are the anomalies) and novelty (trained without urban patches, urban is the
+# anomaly); AUROC of the autoencoder beside the PCA detector at the same latent size.
+# Runs the experiment module (src/aelab/experiments/anomaly_terrain.py): its sweeps in
+# outputs/experiments/anomaly_terrain/ (resumed when interrupted), then its table and figure into
+# docs/experiments.md. Options go to aelab-experiments, e.g. --quick (smoke scale, docs untouched).
 set -euo pipefail
-
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${BIN:-$ROOT/.venv/bin}
-[[ -x $BIN/aelab-train ]] || BIN=$(dirname "$(command -v aelab-train)")
-OUT=${OUT:-outputs/anomaly_terrain/$(date +%Y-%m-%d_%H-%M-%S)}
-
-for protocol in summit:terrain_sampling_bias novelty:terrain_novelty; do
-    experiment=${protocol%%:*}
-    echo "== $experiment"
-    "$BIN/aelab-train" "experiment=anomaly_terrain_$experiment" callbacks.progress_bar=null \
-        "hydra.run.dir=$OUT/$experiment" "$@" | grep -E "^done"
-    "$BIN/aelab-eval" "ckpt_path=$OUT/$experiment" task=[anomaly] "anomaly=${protocol#*:}" \
-        "hydra.run.dir=$OUT/$experiment/eval" | grep -E "anomaly/"
-done
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ -x .venv/bin/python ]]; then PY=.venv/bin/python; else PY=python3; fi
+exec "$PY" -m aelab.experiments --only anomaly_terrain "$@"
