@@ -1,7 +1,8 @@
 """compression_curve: MLP, conv and VAE autoencoders against closed-form PCA across eta.
 
 `model=mlp,conv,vae` x `compression.ratio=0.01 ... 0.5` on terrain
-(conf/experiment/compression_curve.yaml).
+(conf/experiment/compression_curve.yaml), then the MLP and conv AEs at the same ratios on MNIST
+t10k (m = 8 ... 392).
 """
 
 from aelab.experiments import _report
@@ -11,16 +12,22 @@ DOC = "docs/experiments.md"
 METRICS = ["test/mse", "test/mse_over_pca"]
 
 
-def overrides(ctx: Context) -> list[str]:
+def terrain(ctx: Context) -> list[str]:
     quick = ["model=mlp,vae", "compression.ratio=0.05"] if ctx.quick else []
     return ["experiment=compression_curve", *quick, *ctx.smoke()]
 
 
+def mnist(ctx: Context) -> list[str]:
+    grid = ["model=mlp", "compression.ratio=0.02"] if ctx.quick else ["model=mlp,conv"]
+    return ["experiment=compression_curve", *grid, *ctx.mnist_overrides(), *ctx.smoke("mnist")]
+
+
 def jobs(ctx: Context) -> list[Job]:
-    return [Job("train", tuple(overrides(ctx)))]
+    return [Job("train", tuple(terrain(ctx))), Job("train", tuple(mnist(ctx)))]
 
 
 def run(ctx: Context) -> Section:
-    results = ctx.train("terrain", overrides(ctx))
-    command = ctx.command("train", overrides(ctx))
-    return Section(_report.comparison(ctx, results, METRICS, command=command))
+    ctx.require_mnist()
+    results = ctx.train("terrain", terrain(ctx)) + ctx.train("mnist", mnist(ctx))
+    commands = f"{ctx.command('train', terrain(ctx))}` and `{ctx.command('train', mnist(ctx))}"
+    return Section(_report.comparison(ctx, results, METRICS, command=commands))
