@@ -41,7 +41,8 @@ def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         runs[name] = metrics_of(tmp_path / "outputs" / name)
     assert runs["a"] == runs["b"]
-    assert runs["a"]["test/mse"] != runs["c"]["test/mse"]
+    # training itself, since the tested checkpoint may be the PCA start, the same for every seed
+    assert runs["a"]["train/loss"] != runs["c"]["train/loss"]
 
 
 def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):

@@ -38,6 +38,11 @@ def test_train_writes_result_tensorboard_and_checkpoint(tmp_path):
     assert {"train/loss", "val/mse", "test/mse", "test/pca_mse"} <= tags["scalars"]
     assert "val/reconstructions" in tags["images"]
     assert any(tag.startswith("hp/") for tag in tags["scalars"])  # HParams with real metrics
+    best, last = result["best"], result["last"]
+    assert result["tested"] == "best" and best["checkpoint"] == result["checkpoint"]
+    assert last["epoch"] == 1 and -1 <= best["epoch"] <= 1  # -1: the PCA start
+    assert best["metrics"]["val/mse"] == metrics["val/mse"] <= last["metrics"]["val/mse"]
+    assert best["metrics"]["test/mse"] == metrics["test/mse"]
     checkpoint = torch.load(result["checkpoint"], weights_only=True)
     assert checkpoint["aelab_config"]["model"]["_target_"].endswith("MLPAutoencoder")
     assert checkpoint["hyper_parameters"]["latent_dim"] == 5

@@ -93,5 +93,12 @@ def run_task(
     write_json(output_dir / "result.json", result)
     if on_success is not None:
         on_success(result, output_dir)
-    value = result.get("metrics", {}).get(objective, math.inf)
+    return objective_value(result, objective)
+
+
+def objective_value(result: dict[str, Any], objective: str) -> float:
+    """What a sweeper gets: `objective` of the tested (best) checkpoint, else of the flat
+    metrics (e.g. ``train/*``, last epoch); ``inf`` when absent or not finite."""
+    best = (result.get("best") or {}).get("metrics") or {}
+    value = best.get(objective, result.get("metrics", {}).get(objective, math.inf))
     return value if math.isfinite(value) else math.inf

@@ -1,8 +1,8 @@
 """aelab-train: fit one autoencoder on one dataset at one compression ratio, then test it.
 
 Thin Hydra entry point: instantiate data, regularizer, model, callbacks, loggers and trainer from
-the composed config, fit, test against closed-form PCA, write ``result.json`` and return the
-objective (``val/mse``) for sweepers.
+the composed config, fit, test the best checkpoint against closed-form PCA, write ``result.json``
+and return the best checkpoint's objective (``val/mse``) for sweepers.
 """
 
 import logging
@@ -29,18 +29,20 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     import torch
     from hydra.utils import instantiate
 
+    from aelab.callbacks.checkpoint_metrics import CheckpointMetrics
     from aelab.compression import latent_size
     from aelab.errors import ConfigError
     from aelab.resume import checkpoint_to_resume
     from aelab.threads import job_threads
 
     quiet_lightning_logging()
+    quiet_library_warnings()
     threads = job_threads(cfg.get("torch_threads"))  # parallel sweep jobs share the cores
     if threads:
         torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    datamodule = instantiate(cfg.data)
+    datamodule = build_datamodule(cfg)
     n = datamodule.input_dim
     m = latent_size(cfg.compression.ratio, n, cfg.compression.get("latent_dim"))
     regularizer = instantiate(cfg.regularizer)
@@ -57,7 +59,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "accelerator=gpu but no CUDA GPU is visible on this machine; "
             "use accelerator=cpu or accelerator=auto"
         )
-    trainer = build_trainer(cfg)
+    trainer = build_trainer(cfg, [CheckpointMetrics()])
     loggers = trainer.loggers
 
     from hydra.core.hydra_config import HydraConfig
@@ -77,26 +79,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         ckpt_path=resume_from,
     )
     fit_seconds = time.perf_counter() - started
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-
-    checkpoint = trainer.checkpoint_callback
-    best = checkpoint.best_model_path if checkpoint is not None else ""
-    trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
-    metrics.update(
-        {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    )
+    records = score_checkpoints(trainer, model, datamodule)
+    metrics = records["metrics"]
 
     summary = {
         "input_dim": n,
         "latent_dim": m,
         "compression_ratio": m / n,
-        "metrics": metrics,
+        **records,
         "epochs": trainer.current_epoch,
         "torch_threads": torch.get_num_threads(),
         "resumed_from": resume_from,
         "fit_seconds": fit_seconds,
-        "checkpoint": best or None,
-        "last_checkpoint": getattr(checkpoint, "last_model_path", None) or None,
         "tensorboard_dir": next((lg.log_dir for lg in loggers if hasattr(lg, "log_dir")), None),
     }
     for logger in loggers:  # HParams tab: the real final metrics, once, at the end
@@ -105,6 +99,81 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             logger.log_hyperparams(_hparams(cfg, n, m), metrics=hp_metrics)
             logger.finalize("success")
     return summary
+
+
+def build_datamodule(cfg: DictConfig) -> Any:
+    """The run's data: generated and split by ``data.seed``, batched in ``seed``'s order."""
+    from hydra.utils import instantiate
+
+    datamodule = instantiate(cfg.data)
+    datamodule.order_seed = cfg.seed
+    return datamodule
+
+
+def score_checkpoints(
+    trainer: "L.Trainer", model: "L.LightningModule", datamodule: Any
+) -> dict[str, Any]:
+    """After `trainer.fit`: test the best checkpoint and say which checkpoint each metric is of.
+
+    Returns result.json's records:
+
+    - ``best``: the tested checkpoint (best on the monitored metric): its epoch, path, and the
+      validation metrics of that epoch with the test metrics; ``null`` when no checkpoint was
+      saved (then the final weights are tested, ``tested: last``);
+    - ``last``: the final epoch: its epoch, validation and training metrics, and the path of
+      ``last.ckpt`` when that file holds this epoch (``null`` otherwise);
+    - ``metrics``: one flat dict for readers and sweepers: ``val/*`` and ``test/*`` of the tested
+      checkpoint, the training metrics (``train/*``, ``latent/*``, ...) of the last epoch;
+    - ``checkpoint`` and ``last_checkpoint``: the two paths.
+    """
+    from aelab.callbacks.checkpoint_metrics import read_checkpoint_metrics
+
+    fitted = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    # the paths before testing: restoring the best checkpoint restores the callback's old state
+    checkpoint = trainer.checkpoint_callback
+    best = (checkpoint.best_model_path or None) if checkpoint is not None else None
+    last = _last_checkpoint(checkpoint)
+    trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+    tested = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+
+    val = {k: v for k, v in fitted.items() if k.startswith("val/")}
+    training = {k: v for k, v in fitted.items() if not k.startswith(("val/", "test/"))}
+    # Lightning 2.6 rewrites last.ckpt only when it saves a best checkpoint: it may be older
+    saved_epoch = read_checkpoint_metrics(last)[0] if last else None
+    last_epoch = trainer.current_epoch - 1 if trainer.current_epoch > 0 else saved_epoch
+    records: dict[str, Any] = {
+        "checkpoint": best,
+        "last_checkpoint": last,
+        "tested": "last",
+        "best": None,
+        "last": {
+            "epoch": last_epoch,
+            "checkpoint": last if saved_epoch == last_epoch else None,
+            "metrics": {**val, **training},
+        },
+    }
+    if best is None:
+        records["metrics"] = {**training, **val, **tested}
+        return records
+    best_epoch, best_val = read_checkpoint_metrics(best)
+    if not best_val and checkpoint.monitor and checkpoint.best_model_score is not None:
+        best_val = {checkpoint.monitor: float(checkpoint.best_model_score)}  # an older checkpoint
+    records["tested"] = "best"
+    records["best"] = {"epoch": best_epoch, "checkpoint": best, "metrics": {**best_val, **tested}}
+    records["metrics"] = {**training, **best_val, **tested}
+    return records
+
+
+def _last_checkpoint(checkpoint: Any) -> str | None:
+    """The path of ``last.ckpt``; spawned processes pass back only the best path, so look."""
+    if checkpoint is None or not getattr(checkpoint, "save_last", False):
+        return None
+    if checkpoint.last_model_path:
+        return checkpoint.last_model_path
+    if not checkpoint.dirpath:
+        return None
+    path = Path(checkpoint.dirpath) / (checkpoint.CHECKPOINT_NAME_LAST + checkpoint.FILE_EXTENSION)
+    return str(path) if path.is_file() else None
 
 
 def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> "L.Trainer":
@@ -133,6 +202,21 @@ def quiet_lightning_logging() -> None:
     )
 
 
+def quiet_library_warnings() -> None:
+    """Hide the library warnings aelab cannot act on, each by its message and module.
+
+    Lightning 2.6 still builds torch's deprecated ``LeafSpec`` when it flattens the loaders.
+    """
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        category=FutureWarning,
+        module=r"lightning\.pytorch\.utilities\._pytree",
+    )
+
+
 def _hparams(cfg: DictConfig, n: int, m: int) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
 
@@ -151,9 +235,12 @@ def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
 
     console = Console(soft_wrap=True)
     metrics = summary["metrics"]
+    best = summary.get("best")
+    tested = f"best epoch {best['epoch']}" if best else "final weights"
     console.print(
         f"\n[bold green]done[/]  m={summary['latent_dim']}  n={summary['input_dim']}  "
-        f"eta={summary['compression_ratio']:.4f}  val/mse={metrics.get('val/mse', float('nan')):.5f}  "
+        f"eta={summary['compression_ratio']:.4f}  {tested}: "
+        f"val/mse={metrics.get('val/mse', float('nan')):.5f}  "
         f"test/mse={metrics.get('test/mse', float('nan')):.5f}  "
         f"test/pca_mse={metrics.get('test/pca_mse', float('nan')):.5f}"
     )

@@ -30,7 +30,8 @@ class InMemoryDataModule(L.LightningDataModule):
             )
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or max(batch_size, 1024)
-        self.seed = seed
+        self.seed = seed  # the data: generation and splits
+        self.order_seed = seed  # the training batch order; aelab-train sets it to the run's seed
         self.splits: dict[str, Split] = {}
 
     # --- what subclasses provide -------------------------------------------------------------
@@ -69,7 +70,7 @@ class InMemoryDataModule(L.LightningDataModule):
             self.split(name),
             batch_size=self.batch_size if shuffle else self.eval_batch_size,
             shuffle=shuffle,
-            seed=self.seed,
+            seed=self.order_seed,
             epoch=(lambda: trainer.current_epoch) if trainer is not None else (lambda: 0),
             device=trainer.strategy.root_device if trainer is not None else None,
             rank=trainer.global_rank if trainer is not None else 0,
