@@ -45,11 +45,18 @@ def test_datamodules_instantiate_without_touching_files(data):
 
 
 def test_per_dataset_model_defaults():
-    assert compose_config("model=mlp", "data=mnist").model.output_activation == "sigmoid"
+    mnist = compose_config("model=mlp", "data=mnist")
+    assert mnist.model.output_activation == "unit_clip"
+    assert (mnist.data.batch_size, mnist.trainer.max_epochs) == (
+        128,
+        30,
+    )  # a recipe, not just a model
     assert compose_config("model=mlp", "data=terrain").model.output_activation == "identity"
-    # the command line still wins over the per-dataset defaults
+    # the command line, experiments and debug presets still win over the per-dataset recipe
     cfg = compose_config("model=mlp", "data=mnist", "model.output_activation=identity")
     assert cfg.model.output_activation == "identity"
+    assert compose_config("data=mnist", "debug=tiny").trainer.max_epochs == 2
+    assert compose_config("data=mnist", "trainer.max_epochs=3").trainer.max_epochs == 3
 
 
 def test_unknown_option_fails_with_hydras_message():

@@ -18,10 +18,12 @@ from torchmetrics import MeanMetric
 
 from aelab.analysis.pca import PCA, fit_pca
 from aelab.errors import ConfigError
+from aelab.models.linear_path import LinearPath, zero_last_layer
 from aelab.regularizers.base import Regularizer
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "cosine", "onecycle")
+LINEAR_PATH_OUTPUTS = ("identity", "unit_clip")
 
 
 class AutoencoderModule(L.LightningModule):
@@ -95,6 +97,38 @@ class AutoencoderModule(L.LightningModule):
         t = torch.linspace(0, 1, steps, device=z0.device)[:, None]
         return self.decode((1 - t) * z0 + t * z1)
 
+    # --- the optional linear path started at PCA (see aelab.models.linear_path) -----------------
+    def start_linear_path(self, enabled: bool, output_activation: str) -> LinearPath | None:
+        """The PCA-started linear path when `enabled`.
+
+        The output activation applies to the sum of both paths, so it must leave the PCA
+        reconstruction as it is (identity) or only clip it to the data's range (unit_clip).
+        """
+        if not enabled:
+            return None
+        if output_activation not in LINEAR_PATH_OUTPUTS:
+            raise ConfigError(
+                f"model.linear_path=true needs model.output_activation in "
+                f"{', '.join(LINEAR_PATH_OUTPUTS)} (the output starts at the PCA "
+                f"reconstruction), got {output_activation!r}; e.g. "
+                f"model.output_activation=unit_clip for data in [0, 1], or model.linear_path=false"
+            )
+        return LinearPath(self.input_dim, self.latent_dim)
+
+    @torch.no_grad()
+    def restart_at_pca(self, x_train: Tensor) -> None:
+        """Back to the start: zero the last layers of the non-linear parts, the path at PCA."""
+        zero_last_layer(self.encoder)
+        zero_last_layer(self.decoder)
+        self.pca_path.fit(x_train.flatten(1))
+
+    def setup(self, stage: str) -> None:
+        """Start the linear path at PCA of the training split (a resumed run then restores it)."""
+        path = getattr(self, "pca_path", None)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if path is not None and stage == "fit" and hasattr(datamodule, "split"):
+            path.fit(datamodule.split("train")["x"].flatten(1))
+
     # --- losses -------------------------------------------------------------------------------
     def loss_terms(
         self, batch: dict[str, Tensor], train: bool
@@ -146,13 +180,19 @@ class AutoencoderModule(L.LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         self._pca = {}
         self._noise_range = (0.0, 1.0)
+        self._noise_mse_mean = None
         if datamodule is not None and hasattr(datamodule, "split"):
             x_train = datamodule.split("train")["x"]
             self._pca = {
                 "pca_mse": fit_pca(x_train, self.latent_dim, centred=True),
                 "pca_uncentred_mse": fit_pca(x_train, self.latent_dim, centred=False),
             }
-            self._noise_range = datamodule.value_range
+            self._noise_range = low, high = datamodule.value_range
+            # the expected error of answering the training mean whatever the input, on noise
+            # uniform over [low, high]: its variance plus its mean's distance from the data mean
+            mean = x_train.flatten(1).double().mean(dim=0)
+            offset = ((low + high) / 2 - mean) ** 2
+            self._noise_mse_mean = (high - low) ** 2 / 12 + float(offset.mean())
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         terms, sse, _ = self.loss_terms(batch, train=False)
@@ -180,9 +220,9 @@ class AutoencoderModule(L.LightningModule):
         }
         if "pca_mse" in values and values["pca_mse"] > 1e-12:  # PCA is exact when m >= rank
             values["mse_over_pca"] = values["mse"] / values["pca_mse"]
-        if "noise_mse" in values:  # 1: the model ignores its input; 0: it is the identity
-            low, high = self._noise_range
-            values["noise_mse_ratio"] = values["noise_mse"] / ((high - low) ** 2 / 12)
+        if "noise_mse" in values and self._noise_mse_mean:  # 0: the identity; 1: the data mean
+            values["noise_mse_mean"] = self._noise_mse_mean
+            values["noise_mse_over_mean"] = values["noise_mse"] / self._noise_mse_mean
         self.log_dict({f"test/{k}": v for k, v in values.items()})
         for metric in self.test_metrics.values():
             metric.reset()

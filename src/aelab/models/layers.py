@@ -1,10 +1,12 @@
 """Small building blocks shared by the variants: activations by name, MLP stacks."""
 
+from collections.abc import Callable
+
 from torch import nn
 
 from aelab.errors import ConfigError
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "identity": nn.Identity,
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
@@ -14,6 +16,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,
     "softplus": nn.Softplus,
+    "unit_clip": lambda: nn.Hardtanh(0.0, 1.0),  # clamp to [0, 1]: exact zeros, no squashing
 }
 
 

@@ -1,13 +1,17 @@
 """Non-linear MLP autoencoder: the seed's network generalised.
 
 encoder: n -> hidden_sizes... -> m (latent activation); decoder mirrors it back to n (output
-activation: sigmoid for data in [0, 1], identity for standardised terrain).
+activation: sigmoid for data in [0, 1], identity for standardised terrain). With
+``linear_path=True`` a linear encoder/decoder pair started at closed-form PCA runs beside the
+MLP (`aelab.models.linear_path`), so training starts from the PCA reconstruction.
 """
 
 from torch import Tensor
 
+from aelab.models import layers
 from aelab.models.base import AutoencoderModule
 from aelab.models.layers import check_sizes, mlp
+from aelab.models.linear_path import zero_last_layer
 
 
 class MLPAutoencoder(AutoencoderModule):
@@ -19,16 +23,30 @@ class MLPAutoencoder(AutoencoderModule):
         activation: str = "relu",
         latent_activation: str = "identity",
         output_activation: str = "identity",
+        linear_path: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
         hidden = check_sizes(hidden_sizes, "hidden_sizes", allow_empty=False)
         sizes = [self.input_dim, *hidden, latent_dim]
-        self.encoder = mlp(sizes, activation, latent_activation, "latent_activation")
-        self.decoder = mlp(sizes[::-1], activation, output_activation, "output_activation")
+        self.encoder = mlp(sizes, activation, "identity", "latent_activation")
+        self.latent_activation = layers.activation(latent_activation, "latent_activation")
+        self.decoder = mlp(sizes[::-1], activation, "identity", "output_activation")
+        self.output_activation = layers.activation(output_activation, "output_activation")
+        self.pca_path = self.start_linear_path(linear_path, output_activation)
+        if self.pca_path is not None:
+            zero_last_layer(self.encoder)
+            zero_last_layer(self.decoder)
 
     def _encode(self, x: Tensor) -> Tensor:
-        return self.encoder(x.flatten(1))
+        flat = x.flatten(1)
+        h = self.encoder(flat)
+        if self.pca_path is not None:
+            h = h + self.pca_path.encode(flat)
+        return self.latent_activation(h)
 
     def decode(self, z: Tensor) -> Tensor:
-        return self.decoder(z).view(-1, *self.input_shape)
+        x_hat = self.decoder(z)
+        if self.pca_path is not None:
+            x_hat = x_hat + self.pca_path.decode(z)
+        return self.output_activation(x_hat).view(-1, *self.input_shape)

@@ -1,0 +1,72 @@
+"""The PCA start is a candidate for the best checkpoint, like every epoch.
+
+A model with a linear path (`aelab.models.linear_path`) starts exactly at closed-form PCA. When no
+epoch beats that start on the monitored validation error (at large m the non-linear part can only
+fit noise), the start itself is the best model: this callback then writes it as
+``checkpoints/start.ckpt`` and makes it the checkpoint that is tested. Its validation error is
+PCA's on the validation split, computed in closed form.
+"""
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from aelab.analysis.pca import fit_pca
+
+log = logging.getLogger("aelab.train")
+
+MONITOR = "val/mse"
+
+
+class PCAStartCandidate(L.Callback):
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        checkpoint = trainer.checkpoint_callback
+        datamodule = getattr(trainer, "datamodule", None)
+        if (
+            getattr(module, "pca_path", None) is None
+            or checkpoint is None
+            or checkpoint.monitor != MONITOR
+            or checkpoint.best_model_score is None
+            or not checkpoint.dirpath
+            or not hasattr(datamodule, "split")
+        ):
+            return
+        x_train = datamodule.split("train")["x"]
+        x_val = datamodule.split("val")["x"]
+        pca = fit_pca(x_train, module.latent_dim, centred=True)
+        start_mse = float(pca.reconstruction_sse(x_val).mean()) / module.input_dim
+        best_mse = float(checkpoint.best_model_score)
+        if start_mse >= best_mse:
+            return
+        log.info(
+            "the PCA start (val/mse %.6g) beats every epoch (best %.6g): testing the start",
+            start_mse,
+            best_mse,
+        )
+        module.restart_at_pca(x_train)
+        path = str(Path(checkpoint.dirpath) / "start.ckpt")
+        with _recorded_as_start(trainer, start_mse):
+            trainer.save_checkpoint(path)
+        checkpoint.best_model_path = path
+        checkpoint.best_model_score = torch.tensor(start_mse)
+
+
+class _recorded_as_start:
+    """While the start is saved, the checkpoint's recorded metrics are the start's (epoch -1)."""
+
+    def __init__(self, trainer: L.Trainer, start_mse: float) -> None:
+        from aelab.callbacks.checkpoint_metrics import CheckpointMetrics
+
+        self.recorders = [cb for cb in trainer.callbacks if isinstance(cb, CheckpointMetrics)]
+        self.start_mse = start_mse
+
+    def __enter__(self) -> None:
+        self.saved = [recorder.state_dict() for recorder in self.recorders]
+        for recorder in self.recorders:
+            recorder.load_state_dict({"epoch": -1, "val": {MONITOR: self.start_mse}})
+
+    def __exit__(self, *exc: object) -> None:
+        for recorder, state in zip(self.recorders, self.saved, strict=True):
+            recorder.load_state_dict(state)
