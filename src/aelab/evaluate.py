@@ -119,7 +119,7 @@ def run_one(task: str, run: LoadedRun, cfg: DictConfig, out: Outputs) -> dict[st
     if task == "reconstruction":
         return reconstruction_task(run, cfg.reconstruction, out)
     if task == "anomaly":
-        return anomaly.evaluate_run(run, cfg.anomaly, out)
+        return anomaly.evaluate_run(run, cfg.anomaly, out, cfg.seed)
     if task == "embedding":
         return embedding.evaluate_run(run, cfg.embedding, cfg.probe, out, cfg.seed)
     if task == "denoising":
