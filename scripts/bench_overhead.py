@@ -6,10 +6,12 @@ else random MNIST-shaped data), same batch size (256), CPU. aelab's side is the 
 The two alternate epoch by epoch, so machine noise hits both alike; each pair gives a ratio, and
 the figure is the median of those ratios (the first epoch of each round warms up and is dropped).
 
-    .venv/bin/python scripts/bench_overhead.py [--rounds 3] [--epochs 6] [--mnist DIR]
+    .venv/bin/python scripts/bench_overhead.py [--rounds 3] [--epochs 6] [--mnist DIR] [--json PATH]
+        [--held-out 1000]
 """
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -23,16 +25,31 @@ from aelab.models.mlp import MLPAutoencoder
 DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 
-def load_images(mnist_dir: Path, n: int = 8000) -> torch.Tensor:
+def load_images(mnist_dir: Path, n: int = 8000, held_out: int = 1000) -> tuple[torch.Tensor, str]:
+    """The images and a few words saying what they are (`held_out`: MNIST's val and test sizes)."""
     from aelab.data.mnist import MNISTDataModule
 
     if (mnist_dir / "t10k-images-idx3-ubyte.gz").is_file():
-        dm = MNISTDataModule(data_dir=str(mnist_dir), split="t10k", download=False)
+        dm = MNISTDataModule(
+            data_dir=str(mnist_dir),
+            split="t10k",
+            download=False,
+            val_size=held_out,
+            test_size=held_out,
+        )
         dm.setup()
         print(f"data: MNIST t10k train carve from {mnist_dir}")
-        return dm.split("train")["x"][:n]
+        return dm.split("train")["x"][:n], "MNIST t10k"
     print("data: random MNIST-shaped images (no MNIST files found)")
-    return torch.rand(n, 1, 28, 28)
+    return torch.rand(n, 1, 28, 28), "random MNIST-shaped images"
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    """First and third quartile (the value itself when there is only one)."""
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
 
 
 class FixedData(InMemoryDataModule):
@@ -160,6 +177,8 @@ def main() -> None:
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (data resident there)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--held-out", type=int, default=1000, help="MNIST val and test sizes")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -169,11 +188,12 @@ def main() -> None:
 
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    x = load_images(args.mnist).to(args.device)
+    x, data = load_images(args.mnist, held_out=args.held_out)
+    x = x.to(args.device)
     print(
         f"device: {x.device}, torch threads: {torch.get_num_threads()}, samples: {len(x)}, batch: {args.batch_size}"
     )
-    ratios, whole_ratios, extra_ms = [], [], []
+    ratios, whole_ratios, extra_ms, rounds = [], [], [], []
     steps = -(-len(x) // args.batch_size)
     for round_ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
@@ -185,22 +205,41 @@ def main() -> None:
         hand = statistics.median(p[0] for p in pairs)
         batches = statistics.median(p[1] for p in pairs)
         whole = statistics.median(p[2] for p in pairs)
+        rounds.append({"hand_ms": hand * 1e3, "aelab_ms": batches * 1e3, "whole_ms": whole * 1e3})
         print(
             f"round {round_ + 1}: hand-written {hand * 1e3:.1f} ms/epoch, aelab {batches * 1e3:.1f}"
             f" ms/epoch ({whole * 1e3:.1f} ms with validation, images and checkpoints)"
         )
-    quartiles = statistics.quantiles(ratios, n=4)
+    low, high = quartiles(ratios)
     print(
         f"framework overhead ratio (aelab / hand-written training epoch, median of "
         f"{len(ratios)} paired epochs): {statistics.median(ratios):.3f}  "
-        f"(quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f})"
+        f"(quartiles {low:.3f}-{high:.3f})"
     )
     print(f"aelab's extra time per training step: {statistics.median(extra_ms):.2f} ms")
-    quartiles = statistics.quantiles(whole_ratios, n=4)
+    whole_low, whole_high = quartiles(whole_ratios)
     print(
         "whole aelab epoch incl. validation, images and checkpoints / hand-written training: "
-        f"{statistics.median(whole_ratios):.3f}  (quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f})"
+        f"{statistics.median(whole_ratios):.3f}  (quartiles {whole_low:.3f}-{whole_high:.3f})"
     )
+    if args.json:
+        report = {
+            "data": data,
+            "device": str(x.device),
+            "torch_threads": torch.get_num_threads(),
+            "samples": len(x),
+            "batch_size": args.batch_size,
+            "rounds": args.rounds,
+            "epochs": args.epochs,
+            "pairs": len(ratios),
+            "ratio": statistics.median(ratios),
+            "ratio_quartiles": [low, high],
+            "extra_ms_per_step": statistics.median(extra_ms),
+            "whole_ratio": statistics.median(whole_ratios),
+            "whole_ratio_quartiles": [whole_low, whole_high],
+            "per_round": rounds,
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

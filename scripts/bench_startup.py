@@ -5,10 +5,13 @@ Each is run `--repeats` times in fresh processes, interleaved; medians are repor
 Lightning program can beat. First step minus `import lightning` is aelab's own start-up work
 (config composition, data, model, trainer), in the same run.
 
-    .venv/bin/python scripts/bench_startup.py [--repeats 3]
+    .venv/bin/python scripts/bench_startup.py [--repeats 3] [--json PATH] [OVERRIDES ...]
+
+OVERRIDES are added to the default job's command line (e.g. smaller data for a smoke test).
 """
 
 import argparse
+import json
 import re
 import statistics
 import subprocess
@@ -37,6 +40,8 @@ def import_probe(module: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("overrides", nargs="*", help="added to the default job's overrides")
     args = parser.parse_args()
     results: dict[str, list[float]] = {
         "import torch": [],
@@ -49,7 +54,8 @@ def main() -> None:
             for module in ("torch", "lightning"):  # seconds from launch to imported
                 results[f"import {module}"].append(float(timed(import_probe(module), tmp)[1]))
             results["--help"].append(timed([str(BIN / "aelab-train"), "--help"], tmp)[0])
-            _, output = timed([str(BIN / "aelab-train"), "trainer.max_epochs=1"], tmp)
+            job = [str(BIN / "aelab-train"), "trainer.max_epochs=1", *args.overrides]
+            _, output = timed(job, tmp)
             results["first step"].append(float(FIRST_STEP.search(output).group(1)))
     for name, values in results.items():
         print(
@@ -63,6 +69,16 @@ def main() -> None:
     print(
         f"launch to first training step / goal ({GOAL_SECONDS:.0f} s): {first / GOAL_SECONDS:.2f}"
     )
+    if args.json:
+        report = {
+            "repeats": args.repeats,
+            "overrides": ["trainer.max_epochs=1", *args.overrides],
+            "goal_seconds": GOAL_SECONDS,
+            "median": {name: statistics.median(values) for name, values in results.items()},
+            "values": results,
+            "own_work": statistics.median(own),
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The benchmark scripts still run against the current package and configs (tiny settings)."""
 
 import importlib.util
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -41,4 +43,29 @@ def test_sweep_benchmark_compares_the_three_launchers():
     jobs = 1
     for override in bench.SWEEP:
         jobs *= len(override.split("=", 1)[1].split(","))
-    assert jobs == 12
+    assert jobs == 12 == bench.count_jobs(bench.SWEEP)
+    assert bench.count_jobs(["model=linear", "compression.ratio=0.01,0.1"]) == 2
+
+
+def test_overhead_quartiles_of_a_single_pair_are_the_pair_itself():
+    bench = load_script("bench_overhead")
+    assert bench.quartiles([1.25]) == (1.25, 1.25)
+    low, high = bench.quartiles([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert low < 3.0 < high
+
+
+def test_linear_convergence_writes_what_it_prints_as_json(tmp_path, mnist_dir):
+    out = tmp_path / "linear.json"
+    script = SCRIPTS / "bench_linear_convergence.py"
+    argv = [sys.executable, str(script), "--mnist", str(mnist_dir), "--held-out", "50"]
+    argv += ["--ms", "2", "--max-epochs", "1", "--json", str(out)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["max_epochs"] == 1 and report["target"] == 1.005
+    assert report["train"] > 0 and report["test"] > 0
+    (row,) = report["rows"]
+    assert row["m"] == 2 and row["svd_seconds"] > 0 and row["ratio"] > 0
+    assert (row["epochs"] is None) == (row["seconds"] is None) == (row["ratio"] > 1.005)
+    printed = done.stdout.splitlines()[-1].split()  # the table row it printed
+    assert printed[0] == "2" and printed[3] == f"{row['ratio']:.4f}"
