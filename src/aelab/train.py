@@ -127,12 +127,19 @@ def score_checkpoints(
     - ``checkpoint`` and ``last_checkpoint``: the two paths.
     """
     from aelab.callbacks.checkpoint_metrics import read_checkpoint_metrics
+    from aelab.callbacks.pca_start import START_CHECKPOINT
 
     fitted = {k: float(v) for k, v in trainer.callback_metrics.items()}
     # the paths before testing: restoring the best checkpoint restores the callback's old state
     checkpoint = trainer.checkpoint_callback
     best = (checkpoint.best_model_path or None) if checkpoint is not None else None
     last = _last_checkpoint(checkpoint)
+    start_val: dict[str, float] = {}
+    if best and Path(best).name == START_CHECKPOINT:  # the PCA start won: validate it in full
+        trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+        start_val = {
+            k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")
+        }
     trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
     tested = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
 
@@ -156,6 +163,7 @@ def score_checkpoints(
         records["metrics"] = {**training, **val, **tested}
         return records
     best_epoch, best_val = read_checkpoint_metrics(best)
+    best_val = {**best_val, **start_val}
     if not best_val and checkpoint.monitor and checkpoint.best_model_score is not None:
         best_val = {checkpoint.monitor: float(checkpoint.best_model_score)}  # an older checkpoint
     records["tested"] = "best"

@@ -18,6 +18,7 @@ from aelab.analysis.pca import fit_pca
 log = logging.getLogger("aelab.train")
 
 MONITOR = "val/mse"
+START_CHECKPOINT = "start.ckpt"
 
 
 class PCAStartCandidate(L.Callback):
@@ -46,11 +47,12 @@ class PCAStartCandidate(L.Callback):
             best_mse,
         )
         module.restart_at_pca(x_train)
-        path = str(Path(checkpoint.dirpath) / "start.ckpt")
+        path = str(Path(checkpoint.dirpath) / START_CHECKPOINT)
+        score = torch.tensor(start_mse)
+        checkpoint.best_model_path, checkpoint.best_model_score = path, score
+        checkpoint.best_k_models = {path: score}  # the saved callback state names the start
         with _recorded_as_start(trainer, start_mse):
             trainer.save_checkpoint(path)
-        checkpoint.best_model_path = path
-        checkpoint.best_model_score = torch.tensor(start_mse)
 
 
 class _recorded_as_start:

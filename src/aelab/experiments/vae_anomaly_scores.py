@@ -35,11 +35,13 @@ def train_overrides(ctx: Context) -> list[str]:
     sweep = ",".join(f"[{d}]" for d in digits(ctx))
     epochs = 1 if ctx.quick else EPOCHS
     scale = [f"trainer.max_epochs={epochs}", f"trainer.check_val_every_n_epoch={epochs}"]
+    sizes = [o for o in ctx.smoke("mnist") if o.startswith("data.")]  # --quick: tiny splits
     return [
         "experiment=anomaly_mnist",
         "model=vae",
         *ctx.mnist_overrides(),
         f"data.digits={sweep}",
+        *sizes,
         *scale,
     ]
 
