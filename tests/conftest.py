@@ -84,3 +84,20 @@ def run_cli(
 
 def load_results(root: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(root.rglob("result.json"))]
+
+
+@pytest.fixture
+def one_class_mnist(mnist_dir: Path):
+    """The tiny MNIST fixture as a one-class split: digit 3 in train/val, every digit in test."""
+    from aelab.data.mnist import MNISTDataModule
+
+    datamodule = MNISTDataModule(
+        data_dir=str(mnist_dir),
+        split="t10k",
+        download=False,
+        val_size=50,
+        test_size=100,
+        digits=[3],
+    )
+    datamodule.setup()
+    return datamodule

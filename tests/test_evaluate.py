@@ -13,7 +13,6 @@ from omegaconf import OmegaConf
 from aelab import evaluate
 from aelab.analysis import anomaly, embedding
 from aelab.checkpoints import LoadedRun, load_run, resolve_checkpoint
-from aelab.data.mnist import MNISTDataModule
 from aelab.errors import ConfigError
 from aelab.models.mlp import MLPAutoencoder
 from tests.conftest import TINY_TERRAIN, compose_config, run_cli
@@ -149,17 +148,9 @@ def test_loaded_run_reproduces_the_training_test_error(trained_run):
 
 
 # --- MNIST one-class: anomaly and embedding tasks in process ------------------------------------
-def test_mnist_one_class_anomaly_and_embedding(mnist_dir, tmp_path):
+def test_mnist_one_class_anomaly_and_embedding(one_class_mnist, tmp_path):
     cfg = compose_config("ckpt_path=x", config_name="eval")
-    datamodule = MNISTDataModule(
-        data_dir=str(mnist_dir),
-        split="t10k",
-        download=False,
-        val_size=50,
-        test_size=100,
-        digits=[3],
-    )
-    datamodule.setup()
+    datamodule = one_class_mnist
     torch.manual_seed(0)
     model = MLPAutoencoder([1, 28, 28], 4, hidden_sizes=[32], output_activation="sigmoid")
     run = LoadedRun(model.eval(), datamodule, {}, Path("x"), torch.device("cpu"))

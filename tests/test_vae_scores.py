@@ -10,7 +10,6 @@ from torch.distributions import Bernoulli, Normal
 from aelab import evaluate
 from aelab.analysis import anomaly
 from aelab.checkpoints import LoadedRun
-from aelab.data.mnist import MNISTDataModule
 from aelab.errors import ConfigError
 from aelab.models.vae import VariationalAutoencoder
 from tests.conftest import compose_config
@@ -140,16 +139,8 @@ def test_elbo_scores_need_a_variational_model():
 
 
 @pytest.fixture
-def mnist_run(mnist_dir) -> LoadedRun:
-    datamodule = MNISTDataModule(
-        data_dir=str(mnist_dir),
-        split="t10k",
-        download=False,
-        val_size=50,
-        test_size=100,
-        digits=[3],
-    )
-    datamodule.setup()
+def mnist_run(one_class_mnist) -> LoadedRun:
+    datamodule = one_class_mnist
     torch.manual_seed(0)
     model = VariationalAutoencoder(
         [1, 28, 28], 4, likelihood="bernoulli", hidden_sizes=[32], output_activation="sigmoid"

@@ -36,7 +36,9 @@ class PCAStartCandidate(L.Callback):
             return
         x_train = datamodule.split("train")["x"]
         x_val = datamodule.split("val")["x"]
-        pca = fit_pca(x_train, module.latent_dim, centred=True)
+        pca = module.start_pca  # fitted by the module's setup, on the same split
+        if pca is None:
+            pca = fit_pca(x_train, module.latent_dim, centred=True)
         start_mse = float(pca.reconstruction_sse(x_val).mean()) / module.input_dim
         best_mse = float(checkpoint.best_model_score)
         if start_mse >= best_mse:
@@ -46,7 +48,7 @@ class PCAStartCandidate(L.Callback):
             start_mse,
             best_mse,
         )
-        module.restart_at_pca(x_train)
+        module.restart_at_pca(pca)
         path = str(Path(checkpoint.dirpath) / START_CHECKPOINT)
         score = torch.tensor(start_mse)
         checkpoint.best_model_path, checkpoint.best_model_score = path, score

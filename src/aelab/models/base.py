@@ -67,6 +67,7 @@ class AutoencoderModule(L.LightningModule):
         self._pca: dict[str, PCA] = {}
         self._epoch_sums: dict[str, Tensor] = {}
         self._epoch_weight = 0
+        self.start_pca: PCA | None = None  # the linear path's start, set by `setup`
         self.run_config: dict | None = None  # the resolved Hydra config (primitives), if any
 
     # --- the variant API ----------------------------------------------------------------------
@@ -116,18 +117,21 @@ class AutoencoderModule(L.LightningModule):
         return LinearPath(self.input_dim, self.latent_dim)
 
     @torch.no_grad()
-    def restart_at_pca(self, x_train: Tensor) -> None:
-        """Back to the start: zero the last layers of the non-linear parts, the path at PCA."""
+    def restart_at_pca(self, pca: PCA) -> None:
+        """Back to the start: zero the last layers of the non-linear parts, the path at `pca`."""
         zero_last_layer(self.encoder)
         zero_last_layer(self.decoder)
-        self.pca_path.fit(x_train.flatten(1))
+        self.pca_path.start_at(pca)
 
     def setup(self, stage: str) -> None:
-        """Start the linear path at PCA of the training split (a resumed run then restores it)."""
+        """Start the linear path at PCA of the training split (a resumed run then restores it).
+
+        The fitted PCA is kept as ``start_pca`` so the start can be rebuilt without a refit.
+        """
         path = getattr(self, "pca_path", None)
         datamodule = getattr(self.trainer, "datamodule", None)
         if path is not None and stage == "fit" and hasattr(datamodule, "split"):
-            path.fit(datamodule.split("train")["x"].flatten(1))
+            self.start_pca = path.fit(datamodule.split("train")["x"].flatten(1))
 
     # --- losses -------------------------------------------------------------------------------
     def loss_terms(

@@ -14,7 +14,7 @@ For m > n the extra latent dimensions have no linear path (PCA has only n direct
 import torch
 from torch import Tensor, nn
 
-from aelab.analysis.pca import fit_pca
+from aelab.analysis.pca import PCA, fit_pca
 
 
 class LinearPath(nn.Module):
@@ -32,10 +32,15 @@ class LinearPath(nn.Module):
     def decode(self, z: Tensor) -> Tensor:
         return self.decoder(z) + self.mean
 
-    @torch.no_grad()
-    def fit(self, x_train: Tensor) -> None:
-        """Set the mean and both maps to closed-form PCA of the training inputs."""
+    def fit(self, x_train: Tensor) -> PCA:
+        """Start at closed-form PCA of the training inputs; returns that PCA."""
         pca = fit_pca(x_train.detach().cpu(), self.encoder.out_features, centred=True)
+        self.start_at(pca)
+        return pca
+
+    @torch.no_grad()
+    def start_at(self, pca: PCA) -> None:
+        """Set the mean and both maps to `pca` (components beyond n stay at zero)."""
         components = pca.components.to(self.encoder.weight)  # (k, n), k = min(m, n)
         k = len(components)
         self.mean.copy_(pca.mean.to(self.mean))
