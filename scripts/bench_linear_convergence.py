@@ -20,8 +20,8 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from aelab.analysis.pca import fit_pca
 from aelab.data.mnist import MNISTDataModule
+from aelab.metrics.pca import fit_pca
 from aelab.models.linear import LinearAutoencoder
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from aelab.analysis.pca import fit_pca
 from aelab.errors import ConfigError
+from aelab.metrics.pca import fit_pca
 from aelab.models.conv import ConvAutoencoder
 from aelab.models.mlp import MLPAutoencoder
 from tests.conftest import TINY_TERRAIN, load_results, run_cli

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from aelab.analysis.pca import fit_pca, principal_angles
 from aelab.errors import ConfigError
+from aelab.metrics.pca import fit_pca, principal_angles
 from aelab.models.linear import LinearAutoencoder
 from aelab.models.mlp import MLPAutoencoder
 

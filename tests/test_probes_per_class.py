@@ -9,9 +9,9 @@ from omegaconf import OmegaConf
 
 from aelab import evaluate
 from aelab.analysis import probes
-from aelab.analysis.pca import fit_pca
 from aelab.checkpoints import LoadedRun
 from aelab.data.terrain import DESCRIPTOR_NAMES, PARAM_NAMES, TerrainDataModule
+from aelab.metrics.pca import fit_pca
 from aelab.models.mlp import MLPAutoencoder
 
 TARGETS = DESCRIPTOR_NAMES + PARAM_NAMES

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from aelab.config import CONFIG_DIR
 from aelab.errors import ConfigError
 from aelab.models.mlp import MLPAutoencoder
+from aelab.regularizers.base import Step
 from aelab.regularizers.noise import Denoising
 from aelab.regularizers.sparsity import SparseKL, SparseL1, TopK
 from tests.conftest import TINY_TERRAIN, compose_config, load_results, run_cli
@@ -26,7 +27,7 @@ MODELS = sorted(p.stem for p in (Path(CONFIG_DIR) / "model").glob("*.yaml"))
 def test_kl_penalty_equals_hand_computed_value():
     # two latents whose batch means are rho_hat = (0.2, 0.5); target rho = 0.1, lam = 2
     z = torch.tensor([[0.1, 0.2], [0.3, 0.8]])
-    penalty = SparseKL(rho=0.1, lam=2.0).penalty(z, {})["sparse_kl"]
+    penalty = SparseKL(rho=0.1, lam=2.0).penalty(Step(z=z))["sparse_kl"]
     kl_02 = 0.1 * math.log(0.1 / 0.2) + 0.9 * math.log(0.9 / 0.8)  # 0.036690
     kl_05 = 0.1 * math.log(0.1 / 0.5) + 0.9 * math.log(0.9 / 0.5)  # 0.368064
     assert penalty.item() == pytest.approx(2.0 * (kl_02 + kl_05), rel=1e-5)
@@ -35,7 +36,7 @@ def test_kl_penalty_equals_hand_computed_value():
 
 def test_kl_penalty_is_finite_at_zero_and_one():
     z = torch.tensor([[0.0, 1.0], [0.0, 1.0]])  # rho_hat = 0 and 1: clamped into (eps, 1 - eps)
-    penalty = SparseKL(rho=0.05, lam=1.0).penalty(z, {})["sparse_kl"]
+    penalty = SparseKL(rho=0.05, lam=1.0).penalty(Step(z=z))["sparse_kl"]
     assert torch.isfinite(penalty) and penalty > 0
 
 
@@ -75,7 +76,7 @@ def test_sparse_kl_with_relu_latent_fails_cleanly_on_the_command_line(tmp_path):
 # --- sparse_l1 -----------------------------------------------------------------------------------
 def test_l1_penalty_is_lam_times_mean_absolute_latent():
     z = torch.tensor([[1.0, -2.0], [0.0, 3.0]])
-    assert SparseL1(lam=0.5).penalty(z, {})["sparse_l1"].item() == pytest.approx(0.5 * 6 / 4)
+    assert SparseL1(lam=0.5).penalty(Step(z=z))["sparse_l1"].item() == pytest.approx(0.5 * 6 / 4)
 
 
 # --- topk ----------------------------------------------------------------------------------------

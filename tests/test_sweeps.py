@@ -22,8 +22,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 
 from aelab import compare
-from aelab.analysis.pca import fit_pca
-from aelab.analysis.subspace import max_principal_angle_deg
+from aelab.metrics.pca import fit_pca
+from aelab.metrics.subspace import max_principal_angle_deg
 from aelab.models.linear import LinearAutoencoder
 from aelab.threads import job_threads
 from tests.conftest import TINY_TERRAIN, compose_config, load_results, run_cli

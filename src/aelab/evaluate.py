@@ -24,11 +24,11 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
 from aelab.analysis import anomaly, denoise_eval, embedding, generation
-from aelab.analysis.pca import fit_pca
-from aelab.analysis.plots import image_grid
 from aelab.checkpoints import LoadedRun, load_run
 from aelab.config import CONFIG_DIR
 from aelab.errors import ConfigError
+from aelab.metrics.pca import fit_pca
+from aelab.metrics.plots import image_grid
 from aelab.results import write_json
 from aelab.task import run_task
 

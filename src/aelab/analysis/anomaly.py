@@ -30,8 +30,8 @@ from torchmetrics.functional.classification import (
 )
 from torchmetrics.functional.retrieval import retrieval_precision
 
-from aelab.analysis.pca import fit_pca
 from aelab.errors import ConfigError
+from aelab.metrics.pca import fit_pca
 
 SCORES = ("recon", "elbo")
 VAE_SCORES = ("elbo", "iwae", "plugin")

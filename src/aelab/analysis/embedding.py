@@ -13,9 +13,9 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from aelab.analysis import probes
-from aelab.analysis.pca import fit_pca
-from aelab.analysis.plots import to_rgb
 from aelab.errors import ConfigError
+from aelab.metrics.pca import fit_pca
+from aelab.metrics.plots import to_rgb
 
 
 def latent_map(z: Tensor) -> tuple[Tensor, list[str], float]:

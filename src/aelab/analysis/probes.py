@@ -24,8 +24,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from aelab.analysis.pca import fit_pca
 from aelab.errors import ConfigError
+from aelab.metrics.pca import fit_pca
 
 # Order of each terrain descriptor: 0 mean altitude, 1 slopes, 2 curvatures.
 DESCRIPTOR_ORDERS = {

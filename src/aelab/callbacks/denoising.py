@@ -11,8 +11,8 @@ import lightning as L
 import torch
 from torchmetrics.image import PeakSignalNoiseRatio
 
-from aelab.analysis.plots import image_grid
 from aelab.callbacks.common import evaluating, tensorboard_loggers
+from aelab.metrics.plots import image_grid
 from aelab.regularizers.noise import Denoising
 
 

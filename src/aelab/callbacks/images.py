@@ -2,8 +2,8 @@
 
 import lightning as L
 
-from aelab.analysis.plots import image_grid
 from aelab.callbacks.common import evaluating, tensorboard_loggers
+from aelab.metrics.plots import image_grid
 
 
 class ReconstructionImages(L.Callback):

@@ -13,7 +13,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from aelab.analysis.pca import fit_pca
+from aelab.metrics.pca import fit_pca
 
 log = logging.getLogger("aelab.train")
 

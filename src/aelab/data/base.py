@@ -1,6 +1,14 @@
-"""Shared DataModule logic: splits held as dicts of tensors, batched by `TensorBatches`."""
+"""Shared DataModule logic: splits held as dicts of tensors, batched by `TensorBatches`.
+
+Besides its splits, a DataModule declares what evaluation needs, so no task probes it:
+``class_names``, ``trained_classes`` (the classes its training split holds), ``value_range``,
+``render`` (how to picture a sample), ``units`` (physical units of the inputs, if any),
+``intrinsics`` (per-sample parameters the data were generated from, if known) and
+``alternative_test_split`` (the test split drawn again under changed settings, if possible).
+"""
 
 import math
+from dataclasses import dataclass
 
 import lightning as L
 import torch
@@ -10,6 +18,15 @@ from aelab.data.loaders import TensorBatches
 from aelab.errors import ConfigError
 
 Split = dict[str, Tensor]  # "x": (N, C, H, W) inputs, "label": (N,) class ids, maybe more
+
+
+@dataclass(frozen=True)
+class Units:
+    """Physical units of the inputs: an input value v means ``offset + scale * v`` in `name`."""
+
+    name: str  # e.g. "m"
+    scale: float
+    offset: float = 0.0
 
 
 class InMemoryDataModule(L.LightningDataModule):
@@ -50,6 +67,37 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def build_splits(self) -> dict[str, Split]:
         raise NotImplementedError
+
+    # --- what evaluation may ask (defaults: plain labelled data without units) ------------------
+    @property
+    def trained_classes(self) -> list[int]:
+        """Class ids the training split holds (the "normal" classes of a one-class run)."""
+        return list(range(len(self.class_names)))
+
+    @property
+    def units(self) -> Units | None:
+        """Physical units of the inputs, or None when they have none (pixel intensities)."""
+        return None
+
+    @property
+    def intrinsics(self) -> dict[str, list[str]]:
+        """Split keys holding per-sample parameters, with the name of each column.
+
+        E.g. ``{"params": ["base_altitude", ...], "descriptors": ["mean", "gx", ...]}``; empty
+        when the data carry none.
+        """
+        return {}
+
+    def alternative_test_split(self, size: int, seed: int | list[int], **changes) -> Split:
+        """A test split of `size` samples drawn with `changes` to the data's settings.
+
+        Standardised like the training split, so unchanged settings give samples from the
+        training distribution. Data that cannot be drawn again raise `ConfigError`.
+        """
+        raise ConfigError(
+            f"{type(self).__name__} cannot draw a test split with other settings "
+            f"({', '.join(changes) or 'none given'}); use a protocol that tests on its test split"
+        )
 
     # --- shared -------------------------------------------------------------------------------
     @property

@@ -2,7 +2,7 @@
 
 Linear AE, `model.variant=seed,pca` x five ratios (conf/experiment/pca_equivalence.yaml) on
 terrain and on MNIST t10k. The largest principal angle between the learned subspace and PCA's is
-computed from each run's best checkpoint at test time (`aelab.analysis.subspace`).
+computed from each run's best checkpoint at test time (`aelab.metrics.subspace`).
 """
 
 from aelab.experiments import _report

@@ -16,10 +16,10 @@ import torch
 from torch import Tensor
 from torchmetrics import MeanMetric
 
-from aelab.analysis.pca import PCA, fit_pca
 from aelab.errors import ConfigError
+from aelab.metrics.pca import PCA, fit_pca
 from aelab.models.linear_path import LinearPath, zero_last_layer
-from aelab.regularizers.base import Regularizer
+from aelab.regularizers.base import Regularizer, Step
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "cosine", "onecycle")
@@ -145,7 +145,8 @@ class AutoencoderModule(L.LightningModule):
         x_in = self.regularizer.corrupt(x) if train else x
         z = self.encode(x_in)
         sse = ((self.decode(z) - x) ** 2).flatten(1).sum(dim=1)
-        terms = {"recon": sse.mean(), **self.regularizer.penalty(z, batch)}
+        step = Step(z=z, x=x, x_in=x_in, model=self, batch=batch, train=train)
+        terms = {"recon": sse.mean(), **self.regularizer.penalty(step)}
         terms["loss"] = sum(terms.values())
         return terms, sse, z
 
@@ -236,9 +237,11 @@ class AutoencoderModule(L.LightningModule):
         if self.run_config is not None:
             checkpoint["aelab_config"] = self.run_config
         checkpoint["torch_rng_state"] = torch.get_rng_state()  # noise and sampling resume exactly
+        checkpoint["regularizer_state"] = self.regularizer.state_dict()  # e.g. dead-latent counts
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.run_config = checkpoint.get("aelab_config", self.run_config)
+        self.regularizer.load_state_dict(checkpoint.get("regularizer_state", {}))
         trainer = self._trainer
         if "torch_rng_state" in checkpoint and trainer is not None and trainer.training:
             torch.set_rng_state(checkpoint["torch_rng_state"])

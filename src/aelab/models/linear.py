@@ -50,7 +50,7 @@ class LinearAutoencoder(AutoencoderModule):
         super().on_test_epoch_end()
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is not None and hasattr(datamodule, "split"):
-            from aelab.analysis.subspace import max_principal_angle_deg
+            from aelab.metrics.subspace import max_principal_angle_deg
 
             angle = max_principal_angle_deg(self, datamodule.split("train")["x"])
             self.log("test/max_principal_angle_deg", float(angle))

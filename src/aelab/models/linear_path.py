@@ -14,7 +14,7 @@ For m > n the extra latent dimensions have no linear path (PCA has only n direct
 import torch
 from torch import Tensor, nn
 
-from aelab.analysis.pca import PCA, fit_pca
+from aelab.metrics.pca import PCA, fit_pca
 
 
 class LinearPath(nn.Module):

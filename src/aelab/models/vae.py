@@ -26,13 +26,14 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor, nn
 
-from aelab.analysis.plots import image_grid
 from aelab.callbacks.common import tensorboard_loggers
 from aelab.errors import ConfigError
+from aelab.metrics.plots import image_grid
 from aelab.models.base import AutoencoderModule
 from aelab.models.conv_blocks import ConvDecoder, ConvEncoder
 from aelab.models.layers import activation as make_activation
 from aelab.models.layers import check_sizes, mlp
+from aelab.regularizers.base import Step
 
 BACKBONES = ("mlp", "conv")
 LIKELIHOODS = ("gaussian", "bernoulli")
@@ -193,7 +194,8 @@ class VariationalAutoencoder(AutoencoderModule):
         x_mean = self._mean(output)
         sse = ((x_mean - x) ** 2).flatten(1).sum(dim=1)
         kl_dims = gaussian_kl(mu, logvar)
-        penalties = self.regularizer.penalty(code, batch)
+        step = Step(z=code, x=x, x_in=x_in, model=self, batch=batch, train=train)
+        penalties = self.regularizer.penalty(step)
         terms = {"recon": self._negative_log_likelihood(output, x, sse).mean()}
         terms["kl"] = kl_dims.sum(dim=1).mean()
         terms.update(penalties)

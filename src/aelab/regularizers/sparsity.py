@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from aelab.errors import ConfigError
-from aelab.regularizers.base import Regularizer
+from aelab.regularizers.base import Regularizer, Step
 
 
 def _number(value: object) -> bool:
@@ -61,8 +61,9 @@ class SparsityRegularizer(Regularizer):
     def statistics(self, z: Tensor) -> dict[str, Tensor]:
         active = self.active(z.detach().flatten(1))
         since = self.samples_since_fired
-        if since is None or since.shape != active.shape[1:] or since.device != active.device:
+        if since is None or since.shape != active.shape[1:]:
             since = torch.zeros(active.shape[1], dtype=torch.long, device=active.device)
+        since = since.to(active.device)  # a restored count arrives on the CPU
         since = torch.where(active.any(dim=0), 0, since + len(active))
         self.samples_since_fired = since
         return {
@@ -70,6 +71,14 @@ class SparsityRegularizer(Regularizer):
             "l0": active.sum(dim=1).float().mean(),
             "dead_frac": (since >= self.dead_window).float().mean(),
         }
+
+    def state_dict(self) -> dict[str, Tensor]:
+        since = self.samples_since_fired
+        return {} if since is None else {"samples_since_fired": since.detach().cpu()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        since = state.get("samples_since_fired")
+        self.samples_since_fired = None if since is None else since.clone()
 
 
 class SparseKL(SparsityRegularizer):
@@ -111,8 +120,8 @@ class SparseKL(SparsityRegularizer):
         """Batch-mean activation of each latent, clamped into (eps, 1 - eps)."""
         return z.flatten(1).mean(dim=0).clamp(self.eps, 1 - self.eps)
 
-    def penalty(self, z: Tensor, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        return {"sparse_kl": self.lam * kl_sparsity(self.rho, self.rho_hat(z))}
+    def penalty(self, step: Step) -> dict[str, Tensor]:
+        return {"sparse_kl": self.lam * kl_sparsity(self.rho, self.rho_hat(step.z))}
 
     def statistics(self, z: Tensor) -> dict[str, Tensor]:
         """Also the mean |rho_hat_j - rho|: how far each latent is from the target."""
@@ -133,8 +142,8 @@ class SparseL1(SparsityRegularizer):
             raise ConfigError(f"regularizer.lam must be a number >= 0, got {lam!r}")
         self.lam = float(lam)
 
-    def penalty(self, z: Tensor, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        return {"sparse_l1": self.lam * z.abs().mean()}
+    def penalty(self, step: Step) -> dict[str, Tensor]:
+        return {"sparse_l1": self.lam * step.z.abs().mean()}
 
     def __repr__(self) -> str:
         return f"SparseL1(lam={self.lam})"

@@ -14,7 +14,7 @@ import math
 
 from torch import Tensor
 
-from aelab.analysis.pca import fit_pca, principal_angles
+from aelab.metrics.pca import fit_pca, principal_angles
 
 
 def max_principal_angle_deg(model, x_train: Tensor, centred: bool | None = None) -> float:

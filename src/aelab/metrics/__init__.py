@@ -1,0 +1,1 @@
+"""Maths and drawing shared by models, callbacks and evaluation tasks: no tasks here."""
