@@ -20,6 +20,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from aelab.callbacks.data_start import DataStart
 from aelab.data.mnist import MNISTDataModule
 from aelab.metrics.pca import fit_pca
 from aelab.models.linear import LinearAutoencoder
@@ -101,7 +102,7 @@ def main() -> None:
             enable_progress_bar=False,
             enable_model_summary=False,
             limit_val_batches=0,
-            callbacks=[probe],
+            callbacks=[probe, DataStart()],  # centres with the training mean
         )
         trainer.fit(model, datamodule=dm)
         if probe.reached:

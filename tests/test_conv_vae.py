@@ -2,7 +2,6 @@
 
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -221,8 +220,7 @@ def test_bernoulli_vae_refuses_data_outside_the_unit_interval():
     model = VariationalAutoencoder(
         [1, 5, 5], 2, likelihood="bernoulli", output_activation="sigmoid", hidden_sizes=[8]
     )
-    model._trainer = SimpleNamespace(datamodule=SimpleNamespace(value_range=(0.0, 1.0)))
-    model.setup("fit")  # MNIST-like data are fine
-    model._trainer = SimpleNamespace(datamodule=SimpleNamespace(value_range=(-1.5, 2.0)))
+    x_train = torch.rand(4, 1, 5, 5)
+    model.start_from_data(x_train, (0.0, 1.0))  # MNIST-like data are fine
     with pytest.raises(ConfigError, match=r"model\.likelihood=gaussian"):
-        model.setup("fit")
+        model.start_from_data(x_train, (-1.5, 2.0))

@@ -67,10 +67,11 @@ def test_squashing_output_is_refused_with_the_fix():
 
 
 def test_training_starts_at_pca_and_improves_on_it(tmp_path):
-    """A real (tiny) run: `setup` starts the path at PCA of the training split; training lowers
+    """A real (tiny) run: `DataStart` starts the path at PCA of the training split; training lowers
     the training error below PCA's."""
     import lightning as L
 
+    from aelab.callbacks.data_start import DataStart
     from aelab.data.terrain import TerrainDataModule
 
     dm = TerrainDataModule(train_size=1024, val_size=128, test_size=128, batch_size=64)
@@ -84,6 +85,7 @@ def test_training_starts_at_pca_and_improves_on_it(tmp_path):
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir=tmp_path,
+        callbacks=[DataStart()],
     )
     trainer.fit(model, datamodule=dm)
     x_train = dm.split("train")["x"]

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from aelab.callbacks.baselines import BaselineMetrics
 from aelab.data.terrain import TerrainDataModule
 from aelab.models.base import AutoencoderModule
 
@@ -31,7 +32,12 @@ class TrainingMean(AutoencoderModule):
 
 
 def scores(model: AutoencoderModule, datamodule: TerrainDataModule) -> dict[str, float]:
-    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[BaselineMetrics()],
+    )
     trainer.test(model, datamodule=datamodule, verbose=False)
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
 

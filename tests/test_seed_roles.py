@@ -2,13 +2,13 @@
 
 import torch
 
-from aelab.train import build_datamodule
+from aelab.runs.build import build_run
 from tests.conftest import TINY_TERRAIN, compose_config
 
 
 def data_and_order(*overrides: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The training inputs, and the order of the first epoch's batches (sample indices)."""
-    datamodule = build_datamodule(compose_config(*TINY_TERRAIN, *overrides))
+    datamodule = build_run(compose_config(*TINY_TERRAIN, *overrides)).datamodule
     datamodule.setup()
     train = datamodule.splits["train"]
     train["index"] = torch.arange(len(train["x"]))

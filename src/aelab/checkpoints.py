@@ -9,7 +9,6 @@ naming the path, the problem and the fix.
 
 import inspect
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,31 +147,21 @@ def load_run(
     batch_size: int = 1024,
 ) -> LoadedRun:
     """Rebuild model (weights loaded, eval mode) and DataModule (set up) of a training run."""
-    from hydra.utils import instantiate
-
     path = resolve_checkpoint(ckpt_path)
     checkpoint = read_checkpoint(path)
     config = dict(checkpoint["aelab_config"])
     hparams = checkpoint["hyper_parameters"]
     config["data"] = data_config(config["data"], data_overrides)
 
-    datamodule = instantiate(config["data"], _convert_="all")
-    saved_shape = [int(s) for s in hparams["input_shape"]]
-    shape = [int(s) for s in datamodule.input_shape]
-    if shape != saved_shape:
-        raise ConfigError(
-            f"the data give inputs of shape {shape} but the checkpoint's model was trained on "
-            f"{saved_shape} ({math.prod(saved_shape)} inputs); drop the data override that "
-            "changes it (e.g. data.resolution) or evaluate a checkpoint trained on that data"
-        )
-    regularizer = instantiate(config["regularizer"], _convert_="all")
-    model = instantiate(
-        config["model"],
-        input_shape=saved_shape,
+    from aelab.runs.build import build_run
+
+    # evaluation batches in order (no training order), and rebuilds the model it saved
+    run = build_run(
+        {**config, "seed": None},
         latent_dim=int(hparams["latent_dim"]),
-        regularizer=regularizer,
-        _convert_="all",
+        input_shape=[int(s) for s in hparams["input_shape"]],
     )
+    datamodule, model = run.datamodule, run.model
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:
@@ -180,7 +169,6 @@ def load_run(
             f"the weights in {path} do not fit the model its config builds "
             f"({str(error).splitlines()[0]}); the model code changed since training: retrain"
         ) from None
-    model.run_config = config
     target = torch.device(resolve_device(device))
     model.to(target).eval()
     datamodule.setup()

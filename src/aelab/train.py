@@ -1,8 +1,8 @@
 """aelab-train: fit one autoencoder on one dataset at one compression ratio, then test it.
 
-Thin Hydra entry point: instantiate data, regularizer, model, callbacks, loggers and trainer from
-the composed config, fit, test the best checkpoint against closed-form PCA, write ``result.json``
-and return the best checkpoint's objective (``val/mse``) for sweepers.
+Thin Hydra entry point: build the run from the composed config (`aelab.runs.build`), add the
+callbacks, loggers and trainer, fit, test the best checkpoint against closed-form PCA, write
+``result.json`` and return the best checkpoint's objective (``val/mse``) for sweepers.
 """
 
 import logging
@@ -27,12 +27,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit and test; returns the result summary (metrics, sizes, paths)."""
     import lightning as L
     import torch
-    from hydra.utils import instantiate
 
-    from aelab.callbacks.checkpoint_metrics import CheckpointMetrics
-    from aelab.compression import latent_size
     from aelab.errors import ConfigError
     from aelab.resume import checkpoint_to_resume
+    from aelab.runs.build import build_run, run_callbacks
     from aelab.threads import job_threads
 
     quiet_lightning_logging()
@@ -42,24 +40,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    datamodule = build_datamodule(cfg)
-    n = datamodule.input_dim
-    m = latent_size(cfg.compression.ratio, n, cfg.compression.get("latent_dim"))
-    regularizer = instantiate(cfg.regularizer)
-    model = instantiate(
-        cfg.model,
-        input_shape=list(datamodule.input_shape),
-        latent_dim=m,
-        regularizer=regularizer,
-        _convert_="all",
-    )
-    model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    run = build_run(cfg)
+    datamodule, model, n, m = run.datamodule, run.model, run.input_dim, run.latent_dim
     if cfg.trainer.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(
             "accelerator=gpu but no CUDA GPU is visible on this machine; "
             "use accelerator=cpu or accelerator=auto"
         )
-    trainer = build_trainer(cfg, [CheckpointMetrics()])
+    trainer = build_trainer(cfg, run_callbacks(OmegaConf.to_container(cfg, resolve=True)))
     loggers = trainer.loggers
 
     from hydra.core.hydra_config import HydraConfig
@@ -99,15 +87,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             logger.log_hyperparams(_hparams(cfg, n, m), metrics=hp_metrics)
             logger.finalize("success")
     return summary
-
-
-def build_datamodule(cfg: DictConfig) -> Any:
-    """The run's data: generated and split by ``data.seed``, batched in ``seed``'s order."""
-    from hydra.utils import instantiate
-
-    datamodule = instantiate(cfg.data)
-    datamodule.order_seed = cfg.seed
-    return datamodule
 
 
 def score_checkpoints(

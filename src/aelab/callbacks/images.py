@@ -1,6 +1,13 @@
-"""Each validation epoch, a grid of originals (top) and reconstructions (bottom) in TensorBoard."""
+"""Each validation epoch, pictures in TensorBoard: reconstructions, and samples for generators.
+
+- ``val/reconstructions``: originals (top) and reconstructions (bottom);
+- for models that sample (VAEs): ``val/samples``, two rows decoded from the prior (a fixed
+  generator, so epochs compare), and ``val/interpolation``, x0, the decoded segment between the
+  codes of two validation inputs, x1. The model's ``num_images`` sets the row length.
+"""
 
 import lightning as L
+import torch
 
 from aelab.callbacks.common import evaluating, tensorboard_loggers
 from aelab.metrics.plots import image_grid
@@ -16,9 +23,24 @@ class ReconstructionImages(L.Callback):
         if trainer.sanity_checking or datamodule is None or not loggers:
             return
         x = datamodule.split("val")["x"][: self.num_samples].to(module.device)
+        value_range = None if datamodule.render == "heightmap" else datamodule.value_range
         with evaluating(module):
             x_hat = module.reconstruct(x)
-        value_range = None if datamodule.render == "heightmap" else datamodule.value_range
         grid = image_grid([x, x_hat], datamodule.render, value_range)
+        images = {"val/reconstructions": grid}
+        if callable(getattr(module, "sample", None)) and len(x) >= 2:
+            images.update(generated_images(module, x, datamodule.render, value_range))
         for logger in loggers:
-            logger.experiment.add_image("val/reconstructions", grid, trainer.global_step)
+            for name, image in images.items():
+                logger.experiment.add_image(name, image, trainer.global_step)
+
+
+def generated_images(module, x: torch.Tensor, render: str, value_range) -> dict[str, torch.Tensor]:
+    """Prior samples and an interpolation between the first two inputs, as image grids."""
+    k = getattr(module, "num_images", 8)
+    samples = module.sample(2 * k, generator=torch.Generator().manual_seed(0))
+    strip = torch.cat([x[:1], module.interpolate(x[0], x[1], steps=k), x[1:2]])  # x0 ... x1
+    return {
+        "val/samples": image_grid([samples[:k], samples[k:]], render, value_range),
+        "val/interpolation": image_grid([strip], render, value_range),
+    }

@@ -1,15 +1,22 @@
-"""Shared LightningModule logic for every autoencoder variant.
+"""Shared LightningModule logic for every autoencoder variant: the step sequence, written once.
 
 A variant defines ``_encode(x) -> z`` and ``decode(z) -> x_hat``; this base offers the common
-API (``encode``, ``decode``, ``forward``, ``embed``, ``reconstruct``, ``interpolate``), applies the
-regularizer (``corrupt`` -> encode -> ``sparsify`` -> decode -> ``penalty``), logs the loss terms,
-and at test time compares the model with closed-form PCA at the same latent size.
+API (``encode``, ``decode``, ``forward``, ``embed``, ``reconstruct``, ``interpolate``) and the
+step: ``corrupt`` -> ``latent`` (encode, sparsify; a variant with a posterior overrides it) ->
+``reconstruction`` (decode and score; a variant with a likelihood overrides it) -> ``penalty``.
+The loss terms are logged per epoch.
+
+The module never reaches into the data: what it needs from the training split it is handed
+(`start_from_data`, called by `aelab.callbacks.data_start.DataStart`), and the test-time
+baselines (closed-form PCA, the noise probe) are computed beside it by
+`aelab.callbacks.baselines.BaselineMetrics`, from the per-sample errors ``test_step`` returns.
 
 Loss reduction: squared error summed over the features of a sample, mean over the batch
 (``recon``); ``mse`` is the same per feature (pixel), comparable across datasets and papers.
 """
 
 import math
+from dataclasses import dataclass, field
 
 import lightning as L
 import torch
@@ -17,13 +24,23 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 
 from aelab.errors import ConfigError
-from aelab.metrics.pca import PCA, fit_pca
+from aelab.metrics.pca import PCA
 from aelab.models.linear_path import LinearPath, zero_last_layer
 from aelab.regularizers.base import Regularizer, Step
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "cosine", "onecycle")
 LINEAR_PATH_OUTPUTS = ("identity", "unit_clip")
+
+
+@dataclass
+class Latent:
+    """The latent side of one step."""
+
+    code: Tensor  # the deterministic code (what ``embed`` gives), seen by penalties
+    z: Tensor  # what is decoded this step (a posterior sample when a VAE trains)
+    terms: dict[str, Tensor] = field(default_factory=dict)  # posterior terms, logged (the KL)
+    loss: Tensor | float = 0.0  # their weighted sum, added to the loss
 
 
 class AutoencoderModule(L.LightningModule):
@@ -61,14 +78,10 @@ class AutoencoderModule(L.LightningModule):
         self.latent_dim = latent_dim
         self.regularizer = regularizer or Regularizer()
         self.regularizer.check(latent_dim, latent_activation)
-        self.test_metrics = torch.nn.ModuleDict(
-            {name: MeanMetric() for name in ("mse", "pca_mse", "pca_uncentred_mse", "noise_mse")}
-        )
-        self._pca: dict[str, PCA] = {}
+        self.test_mse = MeanMetric()
         self._epoch_sums: dict[str, Tensor] = {}
         self._epoch_weight = 0
-        self.start_pca: PCA | None = None  # the linear path's start, set by `setup`
-        self.run_config: dict | None = None  # the resolved Hydra config (primitives), if any
+        self.start_pca: PCA | None = None  # the linear path's start, set by `start_from_data`
 
     # --- the variant API ----------------------------------------------------------------------
     def _encode(self, x: Tensor) -> Tensor:
@@ -123,32 +136,51 @@ class AutoencoderModule(L.LightningModule):
         zero_last_layer(self.decoder)
         self.pca_path.start_at(pca)
 
-    def setup(self, stage: str) -> None:
-        """Start the linear path at PCA of the training split (a resumed run then restores it).
+    def start_from_data(self, x_train: Tensor, value_range: tuple[float, float]) -> None:
+        """Before training: start what depends on the training split (the linear path at PCA).
 
-        The fitted PCA is kept as ``start_pca`` so the start can be rebuilt without a refit.
+        Called once per training job, before a checkpoint is restored, so a resumed run restores
+        its own weights. The fitted PCA is kept as ``start_pca``, so the start can be rebuilt.
         """
         path = getattr(self, "pca_path", None)
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if path is not None and stage == "fit" and hasattr(datamodule, "split"):
-            self.start_pca = path.fit(datamodule.split("train")["x"].flatten(1))
+        if path is not None:
+            self.start_pca = path.fit(x_train.flatten(1))
 
-    # --- losses -------------------------------------------------------------------------------
+    # --- the step, written once ---------------------------------------------------------------
+    def latent(self, x_in: Tensor, train: bool) -> Latent:
+        """The code of the encoder's input; a variant with a posterior samples `z` from it."""
+        code = self.encode(x_in)
+        return Latent(code=code, z=code)
+
+    def reconstruction(self, z: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Per sample: the reconstruction loss (-log p(x|z) up to a constant) and squared error.
+
+        Plain autoencoders minimise the squared error itself.
+        """
+        sse = ((self.decode(z) - x) ** 2).flatten(1).sum(dim=1)
+        return sse, sse
+
+    def monitored_terms(self, terms: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Extra logged quantities computed from the terms (not optimised)."""
+        return {}
+
     def loss_terms(
         self, batch: dict[str, Tensor], train: bool
     ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
-        """Named loss terms (``loss`` is their total), the per-sample squared error, the latent.
+        """Named loss terms (``loss`` is their total), the per-sample squared error, the code.
 
         The squared error is against the clean input, whatever the regularizer fed the encoder.
         """
         x = batch["x"]
         x_in = self.regularizer.corrupt(x) if train else x
-        z = self.encode(x_in)
-        sse = ((self.decode(z) - x) ** 2).flatten(1).sum(dim=1)
-        step = Step(z=z, x=x, x_in=x_in, model=self, batch=batch, train=train)
-        terms = {"recon": sse.mean(), **self.regularizer.penalty(step)}
-        terms["loss"] = sum(terms.values())
-        return terms, sse, z
+        latent = self.latent(x_in, train)
+        nll, sse = self.reconstruction(latent.z, x)
+        step = Step(z=latent.code, x=x, x_in=x_in, model=self, batch=batch, train=train)
+        penalties = self.regularizer.penalty(step)
+        terms = {"recon": nll.mean(), **latent.terms, **penalties}
+        terms["loss"] = terms["recon"] + latent.loss + sum(penalties.values())
+        terms.update(self.monitored_terms(terms))
+        return terms, sse, latent.code
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         terms, _, z = self.loss_terms(batch, train=True)
@@ -180,67 +212,29 @@ class AutoencoderModule(L.LightningModule):
         metrics["val/mse"] = sse.mean() / self.input_dim
         self.log_dict(metrics, on_epoch=True, batch_size=len(sse), sync_dist=True)
 
-    # --- test: the model against closed-form PCA at the same latent size ----------------------
-    def on_test_epoch_start(self) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None)
-        self._pca = {}
-        self._noise_range = (0.0, 1.0)
-        self._noise_mse_mean = None
-        if datamodule is not None and hasattr(datamodule, "split"):
-            x_train = datamodule.split("train")["x"]
-            self._pca = {
-                "pca_mse": fit_pca(x_train, self.latent_dim, centred=True),
-                "pca_uncentred_mse": fit_pca(x_train, self.latent_dim, centred=False),
-            }
-            self._noise_range = low, high = datamodule.value_range
-            # the expected error of answering the training mean whatever the input, on noise
-            # uniform over [low, high]: its variance plus its mean's distance from the data mean
-            mean = x_train.flatten(1).double().mean(dim=0)
-            offset = ((low + high) / 2 - mean) ** 2
-            self._noise_mse_mean = (high - low) ** 2 / 12 + float(offset.mean())
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+    # --- test: the model's error; baselines beside it come from `BaselineMetrics` ----------------
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
         terms, sse, _ = self.loss_terms(batch, train=False)
-        x = batch["x"]
         self.log_dict(
             {"test/loss": terms["loss"], "test/sse": sse.mean()},
             on_epoch=True,
             batch_size=len(sse),
             sync_dist=True,
         )
-        self.test_metrics["mse"].update(sse / self.input_dim)
-        for name, pca in self._pca.items():
-            pca_sse = pca.reconstruction_sse(x).to(sse)
-            self.test_metrics[name].update(pca_sse / self.input_dim)
-        low, high = self._noise_range
-        noise = torch.rand_like(x) * (high - low) + low
-        noise_sse = ((self.forward(noise) - noise) ** 2).flatten(1).sum(dim=1)
-        self.test_metrics["noise_mse"].update(noise_sse / self.input_dim)
+        self.test_mse.update(sse / self.input_dim)
+        return {"sse": sse.detach()}
 
     def on_test_epoch_end(self) -> None:
-        values = {
-            name: metric.compute()
-            for name, metric in self.test_metrics.items()
-            if metric.update_called
-        }
-        if "pca_mse" in values and values["pca_mse"] > 1e-12:  # PCA is exact when m >= rank
-            values["mse_over_pca"] = values["mse"] / values["pca_mse"]
-        if "noise_mse" in values and self._noise_mse_mean:  # 0: the identity; 1: the data mean
-            values["noise_mse_mean"] = self._noise_mse_mean
-            values["noise_mse_over_mean"] = values["noise_mse"] / self._noise_mse_mean
-        self.log_dict({f"test/{k}": v for k, v in values.items()})
-        for metric in self.test_metrics.values():
-            metric.reset()
+        if self.test_mse.update_called:
+            self.log("test/mse", self.test_mse.compute())
+        self.test_mse.reset()
 
-    # --- checkpoints carry the resolved run config, so a checkpoint alone rebuilds the run ------
+    # --- checkpoints: what a resumed run needs beyond the weights ------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        if self.run_config is not None:
-            checkpoint["aelab_config"] = self.run_config
         checkpoint["torch_rng_state"] = torch.get_rng_state()  # noise and sampling resume exactly
         checkpoint["regularizer_state"] = self.regularizer.state_dict()  # e.g. dead-latent counts
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.run_config = checkpoint.get("aelab_config", self.run_config)
         self.regularizer.load_state_dict(checkpoint.get("regularizer_state", {}))
         trainer = self._trainer
         if "torch_rng_state" in checkpoint and trainer is not None and trainer.training:

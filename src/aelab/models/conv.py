@@ -7,12 +7,11 @@ from ``input_shape``, i.e. from the DataModule. With ``linear_path=True`` a line
 pair started at closed-form PCA runs beside the network (`aelab.models.linear_path`).
 """
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from aelab.models import layers
+from aelab.models.backbones import build_stacks
 from aelab.models.base import AutoencoderModule
-from aelab.models.conv_blocks import ConvDecoder, ConvEncoder
-from aelab.models.layers import check_sizes, mlp
 from aelab.models.linear_path import zero_last_layer
 
 
@@ -31,25 +30,18 @@ class ConvAutoencoder(AutoencoderModule):
         **kwargs,
     ) -> None:
         super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
-        channels = check_sizes(channels, "channels", allow_empty=False)
-        fc = check_sizes(fc_sizes, "fc_sizes")
-        conv_encoder = ConvEncoder(self.input_shape, channels, kernel_size, activation)
-        sizes = [conv_encoder.out_features, *fc, latent_dim]
-        self.encoder = nn.Sequential(
-            conv_encoder, mlp(sizes, activation, "identity", "latent_activation")
+        stacks = build_stacks(
+            "conv",
+            self.input_shape,
+            latent_dim,
+            channels=channels,
+            kernel_size=kernel_size,
+            fc_sizes=fc_sizes,
+            activation=activation,
         )
+        self.encoder = stacks.encoder
         self.latent_activation = layers.activation(latent_activation, "latent_activation")
-        self.decoder = nn.Sequential(
-            mlp(sizes[::-1], activation, activation, "activation"),
-            ConvDecoder(
-                conv_encoder,
-                self.input_shape[0],
-                channels,
-                kernel_size,
-                activation,
-                "identity",
-            ),
-        )
+        self.decoder = stacks.decoder
         self.output_activation = layers.activation(output_activation, "output_activation")
         self.pca_path = self.start_linear_path(linear_path, output_activation)
         if self.pca_path is not None:

@@ -41,19 +41,10 @@ class LinearAutoencoder(AutoencoderModule):
         # identity keeps the model linear; a bounded activation only for sparse_kl experiments
         self.latent_activation = activation(latent_activation, "latent_activation")
 
-    def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if self.variant == "pca" and stage == "fit" and datamodule is not None:
-            self.data_mean.copy_(datamodule.split("train")["x"].flatten(1).mean(dim=0))
-
-    def on_test_epoch_end(self) -> None:
-        super().on_test_epoch_end()
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is not None and hasattr(datamodule, "split"):
-            from aelab.metrics.subspace import max_principal_angle_deg
-
-            angle = max_principal_angle_deg(self, datamodule.split("train")["x"])
-            self.log("test/max_principal_angle_deg", float(angle))
+    def start_from_data(self, x_train: Tensor, value_range: tuple[float, float]) -> None:
+        """The ``pca`` variant centres with the training mean (saved with the weights)."""
+        if self.variant == "pca":
+            self.data_mean.copy_(x_train.flatten(1).mean(dim=0))
 
     def _encode(self, x: Tensor) -> Tensor:
         return self.latent_activation(self.encoder(x.flatten(1) - self.data_mean))

@@ -9,8 +9,8 @@ MLP (`aelab.models.linear_path`), so training starts from the PCA reconstruction
 from torch import Tensor
 
 from aelab.models import layers
+from aelab.models.backbones import build_stacks
 from aelab.models.base import AutoencoderModule
-from aelab.models.layers import check_sizes, mlp
 from aelab.models.linear_path import zero_last_layer
 
 
@@ -27,11 +27,12 @@ class MLPAutoencoder(AutoencoderModule):
         **kwargs,
     ) -> None:
         super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
-        hidden = check_sizes(hidden_sizes, "hidden_sizes", allow_empty=False)
-        sizes = [self.input_dim, *hidden, latent_dim]
-        self.encoder = mlp(sizes, activation, "identity", "latent_activation")
+        stacks = build_stacks(
+            "mlp", self.input_shape, latent_dim, hidden_sizes=hidden_sizes, activation=activation
+        )
+        self.encoder = stacks.encoder
         self.latent_activation = layers.activation(latent_activation, "latent_activation")
-        self.decoder = mlp(sizes[::-1], activation, "identity", "output_activation")
+        self.decoder = stacks.decoder
         self.output_activation = layers.activation(output_activation, "output_activation")
         self.pca_path = self.start_linear_path(linear_path, output_activation)
         if self.pca_path is not None:

@@ -15,6 +15,11 @@ q(z|x) = N(mu(x), diag exp(logvar(x))), prior N(0, I), decoder p(x|z):
 latent code is ``latent_activation`` of the Gaussian variable (identity unless a regularizer
 such as sparse_kl needs bounded codes), and the regularizer's ``sparsify``/``penalty`` act on it.
 
+The step is the base's (`aelab.models.base`): this module overrides only ``latent`` (the
+posterior: mean, sample, KL) and ``reconstruction`` (the likelihood), and takes its encoder and
+decoder stacks from `aelab.models.backbones` like the plain variants. Its pictures (prior samples,
+an interpolation) are drawn by `aelab.callbacks.images.ReconstructionImages`.
+
 Scores (aelab-eval's anomaly task): ``log_likelihood(x, z)`` is the normalised log p(x|z),
 ``elbo_terms(x, k)`` a k-sample estimate of the ELBO, ``iwae_bound(x, k)`` the importance-weighted
 bound; the k posterior samples of every input go through the decoder as one batch.
@@ -28,14 +33,10 @@ from torch import Tensor, nn
 
 from aelab.callbacks.common import tensorboard_loggers
 from aelab.errors import ConfigError
-from aelab.metrics.plots import image_grid
-from aelab.models.base import AutoencoderModule
-from aelab.models.conv_blocks import ConvDecoder, ConvEncoder
+from aelab.models.backbones import BACKBONES, build_stacks
+from aelab.models.base import AutoencoderModule, Latent
 from aelab.models.layers import activation as make_activation
-from aelab.models.layers import check_sizes, mlp
-from aelab.regularizers.base import Step
 
-BACKBONES = ("mlp", "conv")
 LIKELIHOODS = ("gaussian", "bernoulli")
 MAX_KL_SCALARS = 64  # above this many latent dims, the per-dimension KL is a histogram only
 ACTIVE_KL = 0.01  # nats: a latent dimension with less mean KL than this counts as collapsed
@@ -77,30 +78,19 @@ class VariationalAutoencoder(AutoencoderModule):
         self.beta = float(beta)
         self.sigma = None if sigma is None else float(sigma)
         self.num_images = num_images
-        n, m = self.input_dim, latent_dim
-        if backbone == "mlp":
-            hidden = check_sizes(hidden_sizes, "hidden_sizes")
-            self.encoder = nn.Sequential(
-                nn.Flatten(1), mlp([n, *hidden], activation, activation, "activation")
-            )
-            features = hidden[-1] if hidden else n
-            self.decoder = nn.Sequential(
-                mlp([m, *hidden[::-1], n], activation, "identity", "output_activation"),
-                nn.Unflatten(1, self.input_shape),
-            )
-        else:
-            channels = check_sizes(channels, "channels", allow_empty=False)
-            fc = check_sizes(fc_sizes, "fc_sizes")
-            conv_encoder = ConvEncoder(self.input_shape, channels, kernel_size, activation)
-            sizes = [conv_encoder.out_features, *fc]
-            self.encoder = nn.Sequential(
-                conv_encoder, mlp(sizes, activation, activation, "activation")
-            )
-            features = sizes[-1]
-            self.decoder = nn.Sequential(
-                mlp([m, *sizes[::-1]], activation, activation, "activation"),
-                ConvDecoder(conv_encoder, self.input_shape[0], channels, kernel_size, activation),
-            )
+        stacks = build_stacks(
+            backbone,
+            self.input_shape,
+            latent_dim,
+            head="features",
+            hidden_sizes=hidden_sizes,
+            channels=channels,
+            kernel_size=kernel_size,
+            fc_sizes=fc_sizes,
+            activation=activation,
+        )
+        self.encoder, self.decoder = stacks.encoder, stacks.decoder
+        features, m = stacks.features, latent_dim
         self.mu_head = nn.Linear(features, m)
         self.logvar_head = nn.Linear(features, m)
         self.latent_activation = make_activation(latent_activation, "latent_activation")
@@ -135,15 +125,13 @@ class VariationalAutoencoder(AutoencoderModule):
                 f"model.num_images must be an integer >= 2, got {num_images!r}; e.g. model.num_images=8"
             )
 
-    def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if self.likelihood == "bernoulli" and datamodule is not None:
-            low, high = datamodule.value_range
-            if low < 0 or high > 1:
-                raise ConfigError(
-                    f"model.likelihood=bernoulli needs data in [0, 1], but these data range over "
-                    f"[{low:.3g}, {high:.3g}]; use model.likelihood=gaussian for this dataset"
-                )
+    def start_from_data(self, x_train: Tensor, value_range: tuple[float, float]) -> None:
+        low, high = value_range
+        if self.likelihood == "bernoulli" and (low < 0 or high > 1):
+            raise ConfigError(
+                f"model.likelihood=bernoulli needs data in [0, 1], but these data range over "
+                f"[{low:.3g}, {high:.3g}]; use model.likelihood=gaussian for this dataset"
+            )
 
     # --- the variant API ----------------------------------------------------------------------
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -174,36 +162,29 @@ class VariationalAutoencoder(AutoencoderModule):
         z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
         return self.decode(self.regularizer.sparsify(self.latent_activation(z)))
 
-    # --- losses -------------------------------------------------------------------------------
-    def loss_terms(
-        self, batch: dict[str, Tensor], train: bool
-    ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
-        """recon, kl, penalties, loss = recon + beta kl + penalties, and elbo (not optimised).
-
-        The squared error is that of the mean image against the clean input.
-        """
-        x = batch["x"]
-        x_in = self.regularizer.corrupt(x) if train else x
+    # --- the step: the posterior and the likelihood ------------------------------------------
+    def latent(self, x_in: Tensor, train: bool) -> Latent:
+        """The posterior mean's code; in training a reparameterised sample is decoded."""
         mu, logvar = self.posterior(x_in)
         code = self.regularizer.sparsify(self.latent_activation(mu))
         if train:
             z = self.regularizer.sparsify(self.latent_activation(reparameterise(mu, logvar)))
         else:
             z = code
-        output = self._decoder_output(z)
-        x_mean = self._mean(output)
-        sse = ((x_mean - x) ** 2).flatten(1).sum(dim=1)
         kl_dims = gaussian_kl(mu, logvar)
-        step = Step(z=code, x=x, x_in=x_in, model=self, batch=batch, train=train)
-        penalties = self.regularizer.penalty(step)
-        terms = {"recon": self._negative_log_likelihood(output, x, sse).mean()}
-        terms["kl"] = kl_dims.sum(dim=1).mean()
-        terms.update(penalties)
-        terms["loss"] = terms["recon"] + self.beta * terms["kl"] + sum(penalties.values())
-        terms["elbo"] = -(terms["recon"] + terms["kl"]).detach()
         if train:
             self._accumulate_kl(kl_dims.detach())
-        return terms, sse, code
+        kl = kl_dims.sum(dim=1).mean()
+        return Latent(code=code, z=z, terms={"kl": kl}, loss=self.beta * kl)
+
+    def reconstruction(self, z: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """-log p(x|z) per sample, and the squared error of the mean image."""
+        output = self._decoder_output(z)
+        sse = ((self._mean(output) - x) ** 2).flatten(1).sum(dim=1)
+        return self._negative_log_likelihood(output, x, sse), sse
+
+    def monitored_terms(self, terms: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {"elbo": -(terms["recon"] + terms["kl"]).detach()}
 
     def _negative_log_likelihood(self, output: Tensor, x: Tensor, sse: Tensor) -> Tensor:
         """-log p(x|z) per sample (up to a constant for gaussian without sigma)."""
@@ -288,22 +269,5 @@ class VariationalAutoencoder(AutoencoderModule):
         for logger in self._tensorboard_loggers():
             logger.experiment.add_histogram("train/kl_per_dim", per_dim, self.current_epoch)
 
-    # --- pictures: samples from the prior and an interpolation, each validation epoch ----------
     def _tensorboard_loggers(self) -> list[TensorBoardLogger]:
         return [] if self._trainer is None else tensorboard_loggers(self.trainer)
-
-    def on_validation_epoch_end(self) -> None:
-        loggers = self._tensorboard_loggers()
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if self.trainer.sanity_checking or not loggers or datamodule is None:
-            return
-        k = self.num_images
-        x = datamodule.split("val")["x"][:2].to(self.device)
-        samples = self.sample(2 * k, generator=torch.Generator().manual_seed(0))
-        strip = torch.cat([x[:1], self.interpolate(x[0], x[1], steps=k), x[1:]])  # x0 ... x1
-        value_range = None if datamodule.render == "heightmap" else datamodule.value_range
-        sample_grid = image_grid([samples[:k], samples[k:]], datamodule.render, value_range)
-        strip_grid = image_grid([strip], datamodule.render, value_range)
-        for logger in loggers:
-            logger.experiment.add_image("val/samples", sample_grid, self.global_step)
-            logger.experiment.add_image("val/interpolation", strip_grid, self.global_step)
