@@ -17,7 +17,7 @@ from aelab.regularizers.noise import Denoising
 from aelab.regularizers.sparsity import SparseKL, SparseL1, TopK
 from tests.conftest import TINY_TERRAIN, compose_config, load_results, run_cli
 
-REGULARIZERS = ["none", "denoising", "sparse_kl", "sparse_l1", "topk"]
+REGULARIZERS = sorted(p.stem for p in (Path(CONFIG_DIR) / "regularizer").glob("*.yaml"))
 SPARSE = {"sparse_kl", "sparse_l1", "topk"}
 # every model config present when the tests are collected (conv and vae once they exist)
 MODELS = sorted(p.stem for p in (Path(CONFIG_DIR) / "model").glob("*.yaml"))
