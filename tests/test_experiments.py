@@ -83,8 +83,8 @@ def test_hash_changes_with_a_default_and_not_with_paths(tmp_path, monkeypatch):
 def test_expand_follows_hydras_job_order():
     runs = _configs.expand("train", ["experiment=pca_equivalence", "compression.ratio=0.1,0.2"])
     assert [r[:2] for r in runs] == [
-        ["model.variant=seed", "compression.ratio=0.1"],
-        ["model.variant=seed", "compression.ratio=0.2"],
+        ["model.variant=uncentred", "compression.ratio=0.1"],
+        ["model.variant=uncentred", "compression.ratio=0.2"],
         ["model.variant=pca", "compression.ratio=0.1"],
         ["model.variant=pca", "compression.ratio=0.2"],
     ]

@@ -33,7 +33,7 @@ def fit(model, x, steps, lr):
     "make",
     [
         lambda: LinearAutoencoder([1, 28, 28], 8),
-        lambda: LinearAutoencoder([1, 28, 28], 8, variant="seed"),
+        lambda: LinearAutoencoder([1, 28, 28], 8, variant="uncentred"),
         lambda: MLPAutoencoder([1, 28, 28], 8, hidden_sizes=[64, 32], output_activation="sigmoid"),
     ],
 )
@@ -67,11 +67,11 @@ def test_pca_variant_reaches_closed_form_pca():
     assert principal_angles(model.encoder.weight.detach(), pca.components).max() < 0.05
 
 
-def test_seed_variant_cannot_beat_the_uncentred_bound():
+def test_uncentred_variant_cannot_beat_the_uncentred_bound():
     torch.manual_seed(0)
     x = gaussian_data()
     m = 4
-    model = LinearAutoencoder([1, 1, 20], m, variant="seed")
+    model = LinearAutoencoder([1, 1, 20], m, variant="uncentred")
     sse = fit(model, x, steps=1500, lr=0.02)
     centred = fit_pca(x, m).reconstruction_sse(x).mean().item()
     uncentred = fit_pca(x, m, centred=False).reconstruction_sse(x).mean().item()

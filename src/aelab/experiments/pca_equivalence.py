@@ -1,6 +1,6 @@
-"""pca_equivalence: a tied linear AE reaches closed-form PCA; the seed's variant the uncentred bound.
+"""pca_equivalence: a tied linear AE reaches closed-form PCA; the uncentred variant the uncentred bound.
 
-Linear AE, `model.variant=seed,pca` x five ratios (conf/experiment/pca_equivalence.yaml) on
+Linear AE, `model.variant=uncentred,pca` x five ratios (conf/experiment/pca_equivalence.yaml) on
 terrain and on MNIST t10k. The largest principal angle between the learned subspace and PCA's is
 computed from each run's best checkpoint at test time (`aelab.metrics.subspace`).
 """
@@ -20,7 +20,7 @@ METRICS = [
 def sweeps(ctx: Context) -> dict[str, list[str]]:
     base = ["experiment=pca_equivalence"]
     if ctx.quick:
-        base += ["model.variant=seed,pca", "compression.ratio=0.05"]
+        base += ["model.variant=uncentred,pca", "compression.ratio=0.05"]
     return {
         "terrain": [*base, *ctx.smoke("terrain")],
         "mnist": [*base, *ctx.mnist_overrides(), "data.batch_size=256", *ctx.smoke("mnist")],

@@ -5,7 +5,7 @@ Two variants:
 - ``pca`` (default): the input is centred with the training mean (a buffer saved in checkpoints),
   z = A (x - mu), x_hat = A^T z + mu. Its optimum is closed-form PCA: A^T A becomes the projector
   onto the top-m principal subspace (the subspace is recovered, not the eigenvectors).
-- ``seed``: the original code exactly: an ``nn.Linear`` encoder with bias, a decoder A^T z with no
+- ``uncentred``: the original code exactly: an ``nn.Linear`` encoder with bias, a decoder A^T z with no
   bias, no centring. It can only reach the uncentred rank-m error, between PCA(m) and PCA(m-1).
 """
 
@@ -16,7 +16,8 @@ from aelab.errors import ConfigError
 from aelab.models.base import AutoencoderModule
 from aelab.models.layers import activation
 
-VARIANTS = ("pca", "seed")
+VARIANTS = ("pca", "uncentred")
+RENAMED = {"seed": "uncentred"}  # older names, refused with the new one
 
 
 class LinearAutoencoder(AutoencoderModule):
@@ -29,11 +30,16 @@ class LinearAutoencoder(AutoencoderModule):
         **kwargs,
     ) -> None:
         super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
+        if variant in RENAMED:
+            raise ConfigError(
+                f"model.variant={variant} is now called {RENAMED[variant]}; "
+                f"e.g. model.variant={RENAMED[variant]}"
+            )
         if variant not in VARIANTS:
             raise ConfigError(f"unknown model.variant {variant!r}; choose {', '.join(VARIANTS)}")
         self.variant = variant
         n = self.input_dim
-        self.encoder = nn.Linear(n, latent_dim, bias=variant == "seed")
+        self.encoder = nn.Linear(n, latent_dim, bias=variant == "uncentred")
         if variant == "pca":
             # random orthonormal rows: a well-conditioned start (not the PCA solution)
             nn.init.orthogonal_(self.encoder.weight)

@@ -1,4 +1,4 @@
-"""Non-linear MLP autoencoder: the seed's network generalised.
+"""Non-linear MLP autoencoder: the original network generalised.
 
 encoder: n -> hidden_sizes... -> m (latent activation); decoder mirrors it back to n (output
 activation: sigmoid for data in [0, 1], identity for standardised terrain). With

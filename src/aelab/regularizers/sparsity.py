@@ -1,4 +1,4 @@
-"""Sparse latent codes: the seed's KL penalty, an L1 penalty, and TopK.
+"""Sparse latent codes: the original KL penalty, an L1 penalty, and TopK.
 
 - ``SparseKL``: lam * sum_j KL(rho || rho_hat_j), rho_hat_j the batch-mean activation of latent
   j. It needs latents in (0, 1): a sigmoid latent activation (``conf/regularizer/sparse_kl.yaml``
