@@ -134,6 +134,11 @@ class MNISTDataModule(InMemoryDataModule):
     def value_range(self) -> tuple[float, float]:
         return (0.0, 1.0)
 
+    @property
+    def trained_classes(self) -> list[int]:
+        """The digits of the training split: ``digits`` when set, else all ten."""
+        return sorted(set(self.digits)) if self.digits is not None else list(range(10))
+
     def _load(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         images = read_idx(self._path(f"{kind}_images"))
         labels = read_idx(self._path(f"{kind}_labels"))
