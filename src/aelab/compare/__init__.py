@@ -1,0 +1,68 @@
+"""aelab-compare: one table and one figure from the result.json files of a sweep.
+
+    aelab-compare outputs/multirun/<timestamp>          (or: aelab-compare sweep_dir=<dir>)
+    aelab-compare <dir> --x data.train_size --metrics test/mse,test/noise_mse
+
+Reads every ``result.json`` under the directory and writes there:
+
+- ``comparison.csv``: one row per job (model, regularizer, data, eta, m, test metrics, status, ...);
+- ``comparison.md``: per dataset, tables with rows = model/regularizer (plus any other swept
+  setting), columns = eta (or the ``--x`` setting), cells = the metric; the closed-form PCA bound
+  as its own row; then the failed jobs with their reasons;
+- ``compression_curve.png``: the metric against eta (log x), one line per row, PCA dashed, one
+  panel per dataset;
+- ``comparison/``: the same figure and table for TensorBoard, next to the runs' own logs.
+
+Modules: ``runs`` (result.json -> `Job`), ``grouping`` (rows, columns, cell values, PCA bounds),
+``tables`` (Markdown tables), ``report`` (comparison.md, comparison.csv), ``figures``,
+``tensorboard``, ``cli`` (the command, `main`).
+"""
+
+from aelab.compare.cli import (
+    DEFAULT_METRICS,
+    EXIT_BAD_INPUT,
+    EXIT_NO_RESULTS,
+    fail,
+    main,
+    parse_args,
+)
+from aelab.compare.figures import PCA_MARKERS, PCA_STYLES, TINY, curve_figure
+from aelab.compare.grouping import LABEL_KEYS, PCA_ROWS, assign_labels, by_dataset
+from aelab.compare.report import report_csv, report_markdown
+from aelab.compare.runs import Job, jobs_from_results, load_jobs
+from aelab.compare.tables import (
+    SHOWN_IF_PRESENT,
+    markdown_table,
+    metric_rows,
+    metric_tables,
+    pca_rows,
+)
+from aelab.compare.tensorboard import write_tensorboard
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "EXIT_BAD_INPUT",
+    "EXIT_NO_RESULTS",
+    "LABEL_KEYS",
+    "PCA_MARKERS",
+    "PCA_ROWS",
+    "PCA_STYLES",
+    "SHOWN_IF_PRESENT",
+    "TINY",
+    "Job",
+    "assign_labels",
+    "by_dataset",
+    "curve_figure",
+    "fail",
+    "jobs_from_results",
+    "load_jobs",
+    "main",
+    "markdown_table",
+    "metric_rows",
+    "metric_tables",
+    "parse_args",
+    "pca_rows",
+    "report_csv",
+    "report_markdown",
+    "write_tensorboard",
+]
