@@ -6,6 +6,7 @@ callbacks, loggers and trainer, fit, test the best checkpoint against closed-for
 """
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from aelab.config import CONFIG_DIR
+from aelab.plugins import require_plugins
 from aelab.task import run_task
 
 if TYPE_CHECKING:
@@ -31,8 +33,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from aelab.errors import ConfigError
     from aelab.resume import checkpoint_to_resume
     from aelab.runs.build import build_run, run_callbacks
+    from aelab.schema import validate_train_config
     from aelab.threads import job_threads
 
+    validate_train_config(cfg)  # one line for a bad key, value or size, before anything is built
     quiet_lightning_logging()
     quiet_library_warnings()
     threads = job_threads(cfg.get("torch_threads"))  # parallel sweep jobs share the cores
@@ -172,12 +176,19 @@ def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> "L.Tr
     from hydra.utils import instantiate
 
     from aelab.cuda_check import skip_nvml_without_driver
+    from aelab.schema import trainer_error
 
     skip_nvml_without_driver()
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
     callbacks += list(extra_callbacks)
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    try:
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    except Exception as error:  # noqa: BLE001 - what Lightning rejects becomes one line
+        message = trainer_error(error, cfg.trainer)
+        if message is None:
+            raise
+        raise message from None
 
 
 def quiet_lightning_logging() -> None:
@@ -241,8 +252,14 @@ def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float:
+def _main(cfg: DictConfig) -> float:
     return run_task(cfg, train, print_summary)
+
+
+def main() -> None:
+    """aelab-train: the Hydra app, after checking the plugins the command line needs."""
+    require_plugins(sys.argv[1:])
+    _main()
 
 
 if __name__ == "__main__":

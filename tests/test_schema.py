@@ -1,0 +1,267 @@
+"""The declared config schema: every key is declared, every shipped config passes, and every bad
+value, key or size ends in one line ``<key> must be ..., got ...; e.g. <key>=<good value>``.
+
+Most checks compose the config with Hydra and validate it (no training); the command-line ones
+run aelab-train in-process, and a few as the real console script.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_class, instantiate
+from omegaconf import OmegaConf
+
+from aelab.config import CONFIG_DIR
+from aelab.errors import ConfigError
+from aelab.schema import trainer_error, validate_train_config
+from aelab.schema.declarations import COMPRESSION, TARGETS
+from aelab.schema.signatures import config_keys, constructor_parameters
+from aelab.schema.validate import is_hydra_key
+from tests.conftest import compose_config, run_cli
+
+GiB = 2**30
+ONE_LINE = re.compile(
+    r"^[\w.]+( \+ [\w.]+)*( weights)? must be .+, got .+; e.g. ~?[\w.]+(=\S+)?$"
+)  # the one style: "<key> must be ..., got ...; e.g. <key>=<good value>"
+DECLARED_IN = "src/aelab/schema/declarations.py"
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
+def validation_error(*overrides: str) -> str | None:
+    """The message validating the composed config raises, or None when it passes."""
+    cfg = compose_config(*overrides)
+    HydraConfig.instance().set_config(cfg)  # as in the app: ${hydra:...} resolves
+    try:
+        validate_train_config(cfg)
+    except ConfigError as error:
+        return str(error)
+    return None
+
+
+@pytest.fixture
+def small_memory(monkeypatch):
+    """16 GiB available, whatever the machine has."""
+    monkeypatch.setattr("aelab.schema.memory.available_memory", lambda: 16 * GiB)
+
+
+# --- the declarations cover every key ---------------------------------------------------------
+@pytest.mark.parametrize("group", ["data", "model", "regularizer", "compression"])
+def test_every_key_of_every_option_is_declared(group):
+    for option in options(group):
+        node = compose_config(f"{group}={option}")[group]
+        where = f"conf/{group}/{option}.yaml"
+        if group == "compression":
+            declared = COMPRESSION.by_name
+        else:
+            target = node._target_
+            assert target in TARGETS, (
+                f"{where}: {target} has no declaration; add a Target for it to TARGETS in "
+                f"{DECLARED_IN}"
+            )
+            declared = TARGETS[target].by_name
+        for key in node:
+            assert is_hydra_key(key) or key in declared, (
+                f"{where}: key {group}.{key} is not declared; declare its type, range or choices "
+                f"and an example as a Key of {node.get('_target_', group)} in {DECLARED_IN}"
+            )
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_declarations_match_the_constructors(target):
+    group = target.split(".")[1].rstrip("s")  # aelab.data.*, aelab.models.*, aelab.regularizers.*
+    keys = config_keys(group, get_class(target))
+    declared = TARGETS[target].by_name
+    assert set(keys) - set(declared) == set(), (
+        f"constructor arguments of {target} without a declaration in {DECLARED_IN}"
+    )
+    assert set(declared) - set(keys) == set(), f"{target} declares keys its constructor lacks"
+    for name, parameter in constructor_parameters(get_class(target)).items():
+        default = parameter.default
+        if name in declared and default not in (parameter.empty, None):
+            default = list(default) if isinstance(default, tuple) else default
+            declared[name].check(group, default)  # the constructor's own default fits
+    for key in declared.values():
+        key.check(group, key.example)  # and so does every example
+
+
+# --- the shipped configs pass -----------------------------------------------------------------
+SHIPPED = [
+    *(
+        f"{group}={option}"
+        for group in ("data", "model", "regularizer")
+        for option in options(group)
+    ),
+    *(f"compression={option}" for option in options("compression")),
+    *(f"accelerator={option}" for option in options("accelerator")),
+    *(f"experiment={option}" for option in options("experiment")),
+    "debug=fast",
+    "debug=tiny",
+]
+
+
+@pytest.mark.parametrize("override", SHIPPED)
+def test_every_shipped_option_passes(override):
+    assert validation_error(override) is None
+
+
+@pytest.mark.parametrize("model", options("model"))
+@pytest.mark.parametrize("data", options("data"))
+def test_every_model_and_data_recipe_passes(model, data):
+    assert validation_error(f"model={model}", f"data={data}") is None
+
+
+# --- bad input: one line naming the key and a good value ---------------------------------------
+CASES = {
+    "text for a float": (["model.lr=abc"], "model.lr must be a positive number, got 'abc'"),
+    "zero width": (["model.hidden_sizes=[0]"], "model.hidden_sizes must be a list of positive"),
+    "negative size": (["data.train_size=-1"], "data.train_size must be a positive integer"),
+    "data too large": (["data.train_size=10000000000"], "data.train_size must be small enough"),
+    "model too large": (
+        ["model.hidden_sizes=[100000,100000]"],
+        "model.hidden_sizes must be small enough for the model to fit in memory",
+    ),
+    "unknown activation": (["model.activation=foo"], "model.activation must be one of identity"),
+    "kl unbounded": (
+        ["regularizer=sparse_kl", "model.latent_activation=relu"],
+        "model.latent_activation must be sigmoid with regularizer=sparse_kl",
+    ),
+    "epochs text": (["trainer.max_epochs=abc"], "trainer.max_epochs must be an integer >= -1"),
+    "precision": (["trainer.precision=7"], "trainer.precision must be one of"),
+    "unknown trainer key": (["+trainer.foo=1"], "trainer.foo must be a key of lightning.Trainer"),
+    "typo key": (
+        ["+model.hiden_sizes=[8]"],
+        "model.hiden_sizes must be a key of MLPAutoencoder (closest: hidden_sizes)",
+    ),
+}
+MORE_CASES = {
+    "bool is not an int": (["model=conv", "model.kernel_size=true"], "model.kernel_size must be"),
+    "unknown optimizer": (["model.optimizer=rmsprop"], "model.optimizer must be one of adam"),
+    "unknown scheduler": (["model.scheduler=step"], "model.scheduler must be one of none"),
+    "unknown output": (["model.output_activation=soft"], "model.output_activation must be one"),
+    "unknown latent": (["model.latent_activation=soft"], "model.latent_activation must be one"),
+    "unknown backbone": (["model=vae", "model.backbone=rnn"], "model.backbone must be one of"),
+    "unknown likelihood": (["model=vae", "model.likelihood=x"], "model.likelihood must be one"),
+    "bernoulli output": (
+        ["model=vae", "model.likelihood=bernoulli"],
+        "model.output_activation must be sigmoid with model.likelihood=bernoulli",
+    ),
+    "linear path output": (
+        ["model.output_activation=sigmoid"],
+        "model.output_activation must be one of identity, unit_clip with model.linear_path",
+    ),
+    "unknown noise": (["regularizer=denoising", "regularizer.kind=blur"], "regularizer.kind"),
+    "low above high": (
+        ["regularizer=denoising", "regularizer.low=2", "regularizer.high=1"],
+        "regularizer.high must be >= regularizer.low",
+    ),
+    "eps above rho": (["regularizer=sparse_kl", "regularizer.eps=0.2"], "regularizer.eps must"),
+    "k above latent": (["regularizer=topk", "regularizer.k=99"], "regularizer.k must be at most"),
+    "injected key": (["+model.latent_dim=5"], "model.latent_dim must be left out"),
+    "ratio zero": (["compression.ratio=0"], "compression.ratio must be > 0"),
+    "ratio text": (["compression.ratio=big"], "compression.ratio must be a finite number"),
+    "latent dim zero": (["compression.latent_dim=0"], "compression.latent_dim must be a positive"),
+    "class weight": (["data.classes.flat=-1"], "data.classes weights must be >= 0"),
+    "unknown class": (
+        ["+data.classes.volcano=1"],
+        "data.classes must be a mapping of terrain classes",
+    ),
+    "mnist split": (["data=mnist", "data.split=train"], "data.split must be one of official"),
+    "mnist digits": (["data=mnist", "data.digits=[11]"], "data.digits must be a non-empty list"),
+    "t10k too small": (
+        ["data=mnist", "data.split=t10k", "data.val_size=9000", "data.test_size=2000"],
+        "data.train_size + data.val_size + data.test_size must be at most the 10000",
+    ),
+    "conv too large": (["model=conv", "model.fc_sizes=[100000,100000]"], "model.fc_sizes must"),
+    "trainer key typo": (["+trainer.max_epoch=3"], "trainer.max_epoch must be a key"),
+    "batches fraction": (["+trainer.limit_train_batches=1.5"], "trainer.limit_train_batches"),
+    "accelerator": (["trainer.accelerator=tpux"], "trainer.accelerator must be one of auto"),
+    "no regularizer keys": (["+regularizer.foo=1"], "regularizer.foo must be a key of"),
+}
+
+
+@pytest.mark.parametrize("case", [*CASES, *MORE_CASES])
+def test_bad_values_give_one_line_naming_the_key(case, small_memory):
+    overrides, expected = {**CASES, **MORE_CASES}[case]
+    message = validation_error(*overrides)
+    assert message is not None and message.startswith(expected), message
+    assert ONE_LINE.match(message), message
+    assert not message.startswith("aelab:")  # the task runner adds the prefix
+
+
+def test_the_memory_message_names_the_fix(small_memory):
+    message = validation_error("data.train_size=10000000000")
+    assert "16.0 GiB available" in message and message.endswith("e.g. data.train_size=20000")
+    message = validation_error("model.hidden_sizes=[100000,100000]")
+    assert "20,021,401,105 parameters" in message
+    assert message.endswith("e.g. model.hidden_sizes=[128,64]")
+
+
+def run_train(args: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
+    """aelab-train in this process: its exit code and standard error."""
+    from aelab.train import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["aelab-train", *args])
+    GlobalHydra.instance().clear()
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    GlobalHydra.instance().clear()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_command_line_prints_the_line_and_exits_2(case, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("aelab.schema.memory.available_memory", lambda: 16 * GiB)
+    overrides, expected = CASES[case]
+    code, err = run_train(overrides, tmp_path, monkeypatch, capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 2, err
+    assert last.startswith(f"aelab: error: {expected}"), err
+    assert ONE_LINE.match(last.removeprefix("aelab: error: ")), last
+    assert "Traceback" not in err and err.count("aelab: error:") == 1
+
+
+@pytest.mark.parametrize("override", ["model.lr=abc", "+model.hiden_sizes=[8]"])
+def test_the_console_script_prints_one_line(override, tmp_path):
+    done = run_cli(override, cwd=tmp_path)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert last.startswith(f"aelab: error: {override.lstrip('+').split('=')[0]} must be"), last
+    assert "Traceback" not in done.stderr
+
+
+# --- what Lightning itself rejects --------------------------------------------------------------
+def build_trainer(**options):
+    cfg = OmegaConf.create(
+        {"_target_": "lightning.Trainer", "logger": False, "enable_progress_bar": False, **options}
+    )
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - Hydra wraps Lightning's exception
+        instantiate(cfg)
+    return trainer_error(raised.value, cfg)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"devices": 0}, "trainer.devices must be a value lightning.Trainer accepts"),
+        ({"max_time": "soon"}, "trainer.max_time must be a value"),
+        ({"strategy": "ddpx"}, "trainer.strategy must be a value"),
+        ({"foo": 1}, "trainer.foo must be a key of lightning.Trainer"),
+    ],
+)
+def test_trainer_errors_become_one_line(options, expected):
+    error = build_trainer(**options)
+    assert isinstance(error, ConfigError)
+    assert str(error).startswith(expected) and ONE_LINE.match(str(error)), str(error)
+
+
+def test_other_errors_are_left_alone():
+    assert trainer_error(RuntimeError("out of memory")) is None
+    assert trainer_error(ValueError("nothing about the trainer")) is None
