@@ -1,4 +1,4 @@
-"""The analysis functions of aelab-eval on constructed cases with known answers."""
+"""The maths and tasks of aelab-eval on constructed cases with known answers."""
 
 import math
 
@@ -6,10 +6,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aelab.analysis import anomaly, denoise_eval, embedding, generation, probes
 from aelab.checkpoints import LoadedRun
 from aelab.data.terrain import TerrainGenerator
 from aelab.errors import ConfigError
+from aelab.eval import anomaly, embedding, generation
+from aelab.eval._anomaly_scores import plugin_scores
+from aelab.metrics import denoising, detection, probes
 from aelab.models.mlp import MLPAutoencoder
 
 
@@ -20,14 +22,14 @@ def test_auroc_is_one_for_obvious_anomalies_and_half_for_shuffled_labels():
     anomalous = 50 + torch.rand(100, generator=generator)  # far above every normal score
     scores = torch.cat([normal, anomalous]).double()
     is_anomaly = torch.cat([torch.zeros(900), torch.ones(100)]).bool()
-    metrics = anomaly.detection_metrics(scores, is_anomaly, threshold=10.0)
+    metrics = detection.detection_metrics(scores, is_anomaly, threshold=10.0)
     assert metrics["auroc"] == pytest.approx(1.0)
     assert metrics["average_precision"] == pytest.approx(1.0)
     assert metrics["precision_at_n"] == pytest.approx(1.0)
     assert metrics["f1"] == pytest.approx(1.0)
 
     shuffled = is_anomaly[torch.randperm(1000, generator=generator)]
-    metrics = anomaly.detection_metrics(scores, shuffled, threshold=10.0)
+    metrics = detection.detection_metrics(scores, shuffled, threshold=10.0)
     assert abs(metrics["auroc"] - 0.5) < 0.08
     assert abs(metrics["average_precision"] - 0.1) < 0.06
 
@@ -36,13 +38,13 @@ def test_auroc_is_not_squashed_by_large_scores():
     # raw scores far above 1 would all become 1.0 through torchmetrics' sigmoid
     scores = torch.tensor([100.0, 101.0, 102.0, 200.0, 201.0]).double()
     is_anomaly = torch.tensor([0, 0, 0, 1, 1]).bool()
-    assert anomaly.detection_metrics(scores, is_anomaly, 150.0)["auroc"] == pytest.approx(1.0)
+    assert detection.detection_metrics(scores, is_anomaly, 150.0)["auroc"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("contamination", [0.05, 0.1, 0.25])
 def test_contamination_threshold_flags_that_fraction_of_training_scores(contamination):
     train = torch.randn(2000, generator=torch.Generator().manual_seed(1)).exp().double()
-    threshold = anomaly.contamination_threshold(train, contamination)
+    threshold = detection.contamination_threshold(train, contamination)
     assert float((train > threshold).double().mean()) == pytest.approx(contamination, abs=1e-3)
     # PyOD: threshold_ = np.percentile(decision_scores_, 100 * (1 - contamination))
     expected = torch.quantile(train, 1 - contamination)
@@ -51,12 +53,12 @@ def test_contamination_threshold_flags_that_fraction_of_training_scores(contamin
 
 def test_contamination_out_of_range_is_a_config_error():
     with pytest.raises(ConfigError, match="anomaly.contamination"):
-        anomaly.contamination_threshold(torch.rand(10).double(), 0.9)
+        detection.contamination_threshold(torch.rand(10).double(), 0.9)
 
 
 def test_metrics_need_both_kinds_of_sample():
     with pytest.raises(ConfigError, match="both normal and anomalous"):
-        anomaly.detection_metrics(torch.rand(10).double(), torch.zeros(10).bool(), 0.5)
+        detection.detection_metrics(torch.rand(10).double(), torch.zeros(10).bool(), 0.5)
 
 
 class TinyVAE(MLPAutoencoder):
@@ -83,7 +85,7 @@ def test_elbo_scores_are_per_sample_recon_plus_kl_terms():
     torch.manual_seed(0)
     model = TinyVAE([1, 4, 4], 3, hidden_sizes=[8]).eval()
     split = {"x": torch.randn(20, 1, 4, 4), "label": torch.zeros(20, dtype=torch.long)}
-    scores = anomaly.plugin_scores(_run(model, None), split)
+    scores = plugin_scores(_run(model, None), split)
     with torch.no_grad():
         z = model.encode(split["x"])
         sse = ((model.decode(z) - split["x"]) ** 2).flatten(1).sum(dim=1)
@@ -95,7 +97,7 @@ def test_elbo_score_on_a_plain_autoencoder_is_a_config_error():
     model = MLPAutoencoder([1, 4, 4], 3, hidden_sizes=[8])
     split = {"x": torch.randn(4, 1, 4, 4), "label": torch.zeros(4, dtype=torch.long)}
     with pytest.raises(ConfigError, match="anomaly.score=recon"):
-        anomaly.plugin_scores(_run(model, None), split)
+        plugin_scores(_run(model, None), split)
 
 
 def test_sampling_bias_test_set_is_half_summit_half_wall_mountains():
@@ -116,6 +118,15 @@ def test_sampling_bias_test_set_is_half_summit_half_wall_mountains():
     assert distance[~is_anomaly].max() < 0.3 < distance[is_anomaly].min()
     # standardised with the training statistics: summit windows look like the training split
     assert abs(float(test["x"][~is_anomaly].mean() - dm.split("train")["x"].mean())) < 0.3
+    # the very windows of the generator's mountain mixture, seeded [data seed, 100 + half]
+    for index, offset in enumerate(("summit", "wall")):
+        patches = TerrainGenerator(
+            dm.resolution, {"mountain": 1.0}, offset, dm.generator.roughness_scale
+        ).generate(100, seed=[dm.seed, 100 + index])
+        x = (patches.heights - dm.altitude_mean) / dm.altitude_std
+        half = slice(100 * index, 100 * (index + 1))
+        torch.testing.assert_close(test["x"][half, 0], torch.as_tensor(x, dtype=torch.float32))
+        torch.testing.assert_close(test["params"][half], torch.as_tensor(patches.params).float())
 
 
 # --- probes -------------------------------------------------------------------------------------
@@ -172,7 +183,7 @@ def test_latent_map_is_the_latent_for_m2_and_its_pca_otherwise():
 # --- denoising ----------------------------------------------------------------------------------
 def test_denoising_curve_rewards_a_perfect_denoiser():
     clean = torch.rand(16, 1, 10, 10, generator=torch.Generator().manual_seed(0))
-    rows, pictures = denoise_eval.denoising_curve(
+    rows, pictures = denoising.denoising_curve(
         lambda noisy: clean, clean, [0.1, 0.3], "gaussian", (0.0, 1.0)
     )
     assert [r["level"] for r in rows] == [0.1, 0.3]
@@ -184,9 +195,9 @@ def test_denoising_curve_rewards_a_perfect_denoiser():
 
 
 def test_ssim_window_fits_small_patches():
-    assert denoise_eval.ssim_kernel(28, 28) == 11
-    assert denoise_eval.ssim_kernel(10, 10) == 9
-    assert denoise_eval.ssim_kernel(5, 5) == 5
+    assert denoising.ssim_kernel(28, 28) == 11
+    assert denoising.ssim_kernel(10, 10) == 9
+    assert denoising.ssim_kernel(5, 5) == 5
 
 
 # --- generation ---------------------------------------------------------------------------------
@@ -214,18 +225,17 @@ class FakeData:
 
 def test_generation_builds_samples_interpolation_and_traversals():
     model = TinyVAE([1, 4, 4], 3, hidden_sizes=[8])
-    settings = OmegaConf.create(
-        {
-            "num_samples": 16,
-            "per_row": 8,
-            "interpolation_steps": 5,
-            "traversal_steps": 7,
-            "traversal_radius": 3.0,
-            "max_dims": 16,
-        }
-    )
+    settings = {
+        "num_samples": 16,
+        "per_row": 8,
+        "interpolation_steps": 5,
+        "traversal_steps": 7,
+        "traversal_radius": 3.0,
+        "max_dims": 16,
+    }
+    cfg = OmegaConf.create({"seed": 0, "generation": settings})
     out = RecordingOutputs()
-    result = generation.evaluate_run(_run(model, FakeData()), settings, out)
+    result = generation.run(_run(model, FakeData()), cfg, out)
     assert result["num_samples"] == 16 and result["traversal_dims"] == 3
     assert [len(r) for r in out.grids["generation_samples"]] == [8, 8]
     strip = out.grids["generation_interpolation"][0]
@@ -239,5 +249,7 @@ def test_generation_builds_samples_interpolation_and_traversals():
 
 
 def test_generation_on_a_plain_autoencoder_is_refused():
-    with pytest.raises(ConfigError, match="model=vae"):
-        generation.check_can_generate(MLPAutoencoder([1, 4, 4], 2, hidden_sizes=[8]))
+    cfg = OmegaConf.create({"seed": 0})
+    assert generation.available(_run(TinyVAE([1, 4, 4], 2, hidden_sizes=[8]), None), cfg) is None
+    reason = generation.available(_run(MLPAutoencoder([1, 4, 4], 2, hidden_sizes=[8]), None), cfg)
+    assert "model=vae" in reason and "MLPAutoencoder" in reason and "\n" not in reason

@@ -59,7 +59,7 @@ def test_unchanged_alternative_test_split_draws_the_training_distribution():
 
 @pytest.mark.parametrize("offsets", [("summit", "wall"), ("uniform", "summit")])
 def test_alternative_test_split_reproduces_the_sampling_bias_halves(offsets):
-    from aelab.analysis.anomaly import sampling_bias_test_set
+    from aelab.eval.anomaly import sampling_bias_test_set
 
     dm = _terrain(roughness_scale=0.8)
     dm.setup()

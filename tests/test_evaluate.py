@@ -11,9 +11,9 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from aelab import evaluate
-from aelab.analysis import anomaly, embedding
 from aelab.checkpoints import LoadedRun, load_run, resolve_checkpoint
 from aelab.errors import ConfigError
+from aelab.eval import Outputs, anomaly, embedding
 from aelab.models.mlp import MLPAutoencoder
 from tests.conftest import TINY_TERRAIN, compose_config, run_cli
 
@@ -154,16 +154,15 @@ def test_mnist_one_class_anomaly_and_embedding(one_class_mnist, tmp_path):
     torch.manual_seed(0)
     model = MLPAutoencoder([1, 28, 28], 4, hidden_sizes=[32], output_activation="sigmoid")
     run = LoadedRun(model.eval(), datamodule, {}, Path("x"), torch.device("cpu"))
-    out = evaluate.Outputs(tmp_path)
+    out = Outputs(tmp_path)
     try:
-        found = anomaly.evaluate_run(run, cfg.anomaly, out)
+        found = anomaly.run(run, cfg, out)
         assert found["description"] == "normal: 3"
         labels = datamodule.split("test")["label"]
         assert found["num_anomalies"] == int((labels != 3).sum()) > 0
         # the PCA detector fitted on digit 3 alone tells the bar positions apart
         assert found["pca"]["auroc"] > 0.9
-        probe_settings = OmegaConf.merge(cfg.probe, {"max_fit": 1000})
-        result = embedding.evaluate_run(run, cfg.embedding, probe_settings, out)
+        result = embedding.run(run, OmegaConf.merge(cfg, {"probe": {"max_fit": 1000}}), out)
     finally:
         out.close()
     assert result["probe_fit_on"] == "test_half"  # training split holds only digit 3

@@ -7,10 +7,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aelab import evaluate
-from aelab.analysis import probes
 from aelab.checkpoints import LoadedRun
 from aelab.data.terrain import DESCRIPTOR_NAMES, PARAM_NAMES, TerrainDataModule
+from aelab.eval import Outputs, _probes
+from aelab.metrics import probes
 from aelab.metrics.pca import fit_pca
 from aelab.models.mlp import MLPAutoencoder
 
@@ -81,10 +81,10 @@ def test_embedding_task_writes_per_class_probes_for_the_model_and_pca(terrain, t
     model = MLPAutoencoder([1, 5, 5], 3, hidden_sizes=[16]).eval()
     run = LoadedRun(model, terrain, {}, Path("x"), torch.device("cpu"))
     settings = OmegaConf.create({"fit_on": "auto", "max_fit": 10000, "ridge_alpha": 1e-3})
-    out = evaluate.Outputs(tmp_path)
+    out = Outputs(tmp_path)
     try:
         test = terrain.split("test")
-        result = probes.evaluate_run(run, settings, test, run.embed(test["x"]), out)
+        result = _probes.evaluate(run, settings, test, run.embed(test["x"]), out)
     finally:
         out.close()
     assert set(result["r2_per_class"]) == set(result["r2_by_order"]) == {"model", "pca_m3"}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from aelab.analysis import resampling
-from aelab.analysis.resampling import GRID, Resampling
+from aelab.metrics import resampling
+from aelab.metrics.resampling import GRID, Resampling
 from aelab.checkpoints import LoadedRun
 from aelab.data.terrain import TerrainDataModule, TerrainGenerator, grid_points
 from aelab.models.mlp import MLPAutoencoder

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal
 
-from aelab import evaluate
-from aelab.analysis import anomaly
 from aelab.checkpoints import LoadedRun
 from aelab.errors import ConfigError
+from aelab.eval import Outputs, anomaly
+from aelab.eval._anomaly_scores import plugin_scores, vae_scores
 from aelab.models.vae import VariationalAutoencoder
 from tests.conftest import compose_config
 
@@ -115,12 +115,12 @@ def test_iwae_tightens_with_k_towards_the_exact_log_evidence():
 def test_scores_are_seeded_chunked_and_distinct_from_the_plug_in():
     model, x = tiny_vae(), tiny_x(10)
     run = _run(model, batch_size=8)  # K = 4: chunks of 2 inputs
-    elbo = anomaly.vae_scores(run, x, "elbo", 4, seed=0)
-    iwae = anomaly.vae_scores(run, x, "iwae", 4, seed=0)
-    plugin = anomaly.plugin_scores(run, {"x": x, "label": torch.zeros(10, dtype=torch.long)})
+    elbo = vae_scores(run, x, "elbo", 4, seed=0)
+    iwae = vae_scores(run, x, "iwae", 4, seed=0)
+    plugin = plugin_scores(run, {"x": x, "label": torch.zeros(10, dtype=torch.long)})
     assert elbo.shape == iwae.shape == plugin.shape == (10,) and elbo.dtype == torch.float64
-    torch.testing.assert_close(anomaly.vae_scores(run, x, "elbo", 4, seed=0), elbo)
-    assert not torch.allclose(anomaly.vae_scores(run, x, "elbo", 4, seed=1), elbo)
+    torch.testing.assert_close(vae_scores(run, x, "elbo", 4, seed=0), elbo)
+    assert not torch.allclose(vae_scores(run, x, "elbo", 4, seed=1), elbo)
     # on the same draws, -IWAE <= -(ELBO with the Monte-Carlo KL); here the closed-form KL
     assert iwae.mean() < elbo.mean()
     assert (plugin - elbo).abs().min() > 1e-3 and (plugin - iwae).abs().min() > 1e-3
@@ -135,7 +135,7 @@ def test_elbo_scores_need_a_variational_model():
 
     run = _run(MLPAutoencoder([1, 4, 4], 2, hidden_sizes=[8]))
     with pytest.raises(ConfigError, match="anomaly.score=recon"):
-        anomaly.vae_scores(run, tiny_x(), "elbo", 4)
+        vae_scores(run, tiny_x(), "elbo", 4)
 
 
 @pytest.fixture
@@ -152,9 +152,9 @@ def mnist_run(one_class_mnist) -> LoadedRun:
 def test_eval_records_the_vae_score(mnist_run, tmp_path, vae_score):
     overrides = ["ckpt_path=x", "anomaly.score=elbo", f"anomaly.vae_score={vae_score}"]
     cfg = compose_config(*overrides, "anomaly.samples=4", config_name="eval")
-    out = evaluate.Outputs(tmp_path)
+    out = Outputs(tmp_path)
     try:
-        found = anomaly.evaluate_run(mnist_run, cfg.anomaly, out)
+        found = anomaly.run(mnist_run, cfg, out)
     finally:
         out.close()
     assert found["score"] == "elbo" and found["vae_score"] == vae_score
@@ -169,7 +169,7 @@ def test_eval_records_the_vae_score(mnist_run, tmp_path, vae_score):
 def test_a_bad_score_setting_is_one_clear_line(mnist_run, tmp_path, override, key):
     cfg = compose_config("ckpt_path=x", "anomaly.score=elbo", override, config_name="eval")
     with pytest.raises(ConfigError, match=key) as refused:
-        anomaly.has_anomalies(mnist_run, cfg.anomaly)  # refused before any task runs
+        anomaly.available(mnist_run, cfg)  # refused before any task runs
     assert "\n" not in str(refused.value)
     with pytest.raises(ConfigError, match=key):
-        anomaly.evaluate_run(mnist_run, cfg.anomaly, None)
+        anomaly.run(mnist_run, cfg, None)

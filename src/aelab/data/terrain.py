@@ -119,7 +119,7 @@ class TerrainDataModule(InMemoryDataModule):
 
     @property
     def intrinsics(self) -> dict[str, list[str]]:
-        return {"params": list(PARAM_NAMES), "descriptors": list(DESCRIPTOR_NAMES)}
+        return {"descriptors": list(DESCRIPTOR_NAMES), "params": list(PARAM_NAMES)}
 
     def alternative_test_split(self, size: int, seed: int | list[int], **changes) -> Split:
         """`size` patches drawn with the training settings but for `changes`, standardised alike.

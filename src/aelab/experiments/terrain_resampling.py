@@ -4,7 +4,7 @@ The claim: flat plains are flat in both senses (one basic structure; observed va
 the intrinsic ones that other sample points barely change the representation), summit-centred
 mountain patches only in the first, and more sample points restore the second. One MLP AE per
 resolution r = 5, 10, 20, 40 (m = 5, every class, mountain windows centred on the summit); then
-`aelab.analysis.resampling.measure` on each: the test patches on the grid and re-sampled (grid
+`aelab.metrics.resampling.measure` on each: the test patches on the grid and re-sampled (grid
 shifted by 1/4 and 1/2 cell, points jittered within 1/2 and 1 cell), shifts per class.
 """
 
@@ -12,7 +12,7 @@ import json
 
 from matplotlib.figure import Figure
 
-from aelab.analysis import resampling
+from aelab.metrics import resampling
 from aelab.checkpoints import load_run
 from aelab.experiments._context import Context, ExperimentError, Job, Section
 
@@ -152,7 +152,7 @@ def run(ctx: Context) -> Section:
     figure = ctx.save_figure(_figure(measured), "shift_vs_resolution", "shift against resolution")
     lines = [
         "`aelab-train -m " + " ".join(_overrides(ctx)) + "` (one MLP AE per resolution), "
-        f"then `aelab.analysis.resampling.measure` on each: the {patches} test patches sampled "
+        f"then `aelab.metrics.resampling.measure` on each: the {patches} test patches sampled "
         "on the grid and on other points of the same number (the grid shifted by 1/4 and 1/2 "
         "cell along x and y; each point jittered uniformly within 1/2 or 1 cell, "
         f"{DRAWS} draws), each encoded. A shift is the RMS distance between a patch's two codes "

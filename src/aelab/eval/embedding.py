@@ -1,8 +1,10 @@
-"""A 2-D map of the latent space, coloured by class, the TensorBoard projector, linear probes.
+"""Embedding: a 2-D map of the latent space coloured by class, the TensorBoard projector, probes.
 
 The map is the latent itself when m = 2 (m = 1: the code against its rank), otherwise the first
 two principal components of the latent codes (their share of the latent variance is reported).
 t-SNE is optional (``embedding.tsne=true``) and needs scikit-learn, which aelab does not require.
+Linear probes (settings: the ``probe`` block) read the labels and the data's intrinsic
+parameters off the codes: `aelab.eval._probes`.
 """
 
 import importlib.util
@@ -10,14 +12,69 @@ from typing import Any
 
 import torch
 from matplotlib.figure import Figure
+from omegaconf import DictConfig
 from torch import Tensor
 
-from aelab.analysis import probes
+from aelab.checkpoints import LoadedRun
 from aelab.errors import ConfigError
+from aelab.eval import _probes
+from aelab.eval._outputs import Outputs
 from aelab.metrics.pca import fit_pca
 from aelab.metrics.plots import to_rgb
 
+NAME = "embedding"
+ORDER = 30
+NEEDS = ("labels",)
 
+
+def available(run: LoadedRun, cfg: DictConfig) -> str | None:
+    _probes.check_settings(cfg.probe)
+    return None
+
+
+def run(run: LoadedRun, cfg: DictConfig, out: Outputs) -> dict[str, Any]:
+    """2-D latent map, TensorBoard projector, and linear probes (labels, intrinsic parameters)."""
+    settings = cfg[NAME]
+    dm, m = run.datamodule, run.latent_dim
+    test = dm.split("test")
+    z = run.embed(test["x"])
+    labels = test["label"]
+    shown = slice(0, settings.max_points)
+    coords, axes, share = latent_map(z[shown])
+    title = f"latent (m={m}) of {len(coords)} test samples"
+    if m > 2:
+        title += f", map shows {share:.0%} of its variance"
+    figures = [
+        out.figure(
+            "embedding_map", scatter_figure(coords, labels[shown], dm.class_names, axes, title)
+        )
+    ]
+    if settings.tsne:
+        tsne = tsne_map(z[shown], cfg.seed)
+        tsne_axes = ["t-SNE 1", "t-SNE 2"]
+        figure = scatter_figure(tsne, labels[shown], dm.class_names, tsne_axes, f"t-SNE, {title}")
+        figures.append(out.figure("embedding_tsne", figure))
+    k = settings.projector_points
+    value_range = None if dm.render == "heightmap" else dm.value_range
+    thumbnails = to_rgb(test["x"][:k], dm.render, value_range)
+    add_projector(out.writer, z[:k], labels[:k], dm.class_names, thumbnails)
+
+    result = {"map": {"axes": axes, "variance_shown": share}}
+    result.update(_probes.evaluate(run, cfg.probe, test, z, out))
+    result["figures"] = figures + result.pop("figures")
+    return result
+
+
+def headline(result: dict[str, Any]) -> dict[str, float]:
+    metrics = {}
+    for name, value in result.get("label_accuracy", {}).items():
+        metrics[f"probe/label_accuracy/{name}"] = value
+    for name, value in result.get("r2", {}).get("model", {}).items():
+        metrics[f"probe/r2/{name}"] = value
+    return metrics
+
+
+# --- the map and the projector ------------------------------------------------------------------
 def latent_map(z: Tensor) -> tuple[Tensor, list[str], float]:
     """(N, 2) coordinates, axis names, and the share of latent variance the map shows."""
     z = z.flatten(1).double()
@@ -90,36 +147,3 @@ def add_projector(
         label_img=None if thumbnails is None else thumbnails.float(),
         tag=tag,
     )
-
-
-# --- the aelab-eval task ------------------------------------------------------------------------
-def evaluate_run(run, settings, probe_settings, out, seed: int = 0) -> dict[str, Any]:
-    """2-D latent map, TensorBoard projector, and linear probes (labels, intrinsic parameters)."""
-    dm, m = run.datamodule, run.latent_dim
-    test = dm.split("test")
-    z = run.embed(test["x"])
-    labels = test["label"]
-    shown = slice(0, settings.max_points)
-    coords, axes, share = latent_map(z[shown])
-    title = f"latent (m={m}) of {len(coords)} test samples"
-    if m > 2:
-        title += f", map shows {share:.0%} of its variance"
-    figures = [
-        out.figure(
-            "embedding_map", scatter_figure(coords, labels[shown], dm.class_names, axes, title)
-        )
-    ]
-    if settings.tsne:
-        tsne = tsne_map(z[shown], seed)
-        tsne_axes = ["t-SNE 1", "t-SNE 2"]
-        figure = scatter_figure(tsne, labels[shown], dm.class_names, tsne_axes, f"t-SNE, {title}")
-        figures.append(out.figure("embedding_tsne", figure))
-    k = settings.projector_points
-    value_range = None if dm.render == "heightmap" else dm.value_range
-    thumbnails = to_rgb(test["x"][:k], dm.render, value_range)
-    add_projector(out.writer, z[:k], labels[:k], dm.class_names, thumbnails)
-
-    result = {"map": {"axes": axes, "variance_shown": share}}
-    result.update(probes.evaluate_run(run, probe_settings, test, z, out))
-    result["figures"] = figures + result.pop("figures")
-    return result

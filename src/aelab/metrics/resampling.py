@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from aelab.analysis.probes import DESCRIPTOR_ORDERS, ridge_predict
 from aelab.data.terrain import DESCRIPTOR_NAMES, grid_points
 from aelab.metrics.pca import fit_pca
+from aelab.metrics.probes import DESCRIPTOR_ORDERS, ridge_predict
 
 
 @dataclass(frozen=True)

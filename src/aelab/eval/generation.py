@@ -4,24 +4,68 @@
 - interpolation strip: two test inputs and the decodings of the segment between their codes;
 - traversals: one row per latent dimension, that coordinate swept over [-r, r] (prior standard
   deviations) around the code of a test input, the others held.
+
+The ``interpolation`` task does the same for every model, in units of the test codes' spread.
 """
 
 from typing import Any
 
 import torch
+from omegaconf import DictConfig
 from torch import Tensor
 
-from aelab.errors import ConfigError
+from aelab.checkpoints import LoadedRun
+from aelab.eval._outputs import Outputs
+
+NAME = "generation"
+ORDER = 50
+NEEDS = ("sampler",)
 
 
-def check_can_generate(model) -> None:
-    if not callable(getattr(model, "sample", None)):
-        raise ConfigError(
-            f"task=generation needs a model that can sample (model=vae); this checkpoint holds "
-            f"a {type(model).__name__}, which cannot; drop generation from task="
-        )
+def available(run: LoadedRun, cfg: DictConfig) -> str | None:
+    if callable(getattr(run.model, "sample", None)):
+        return None
+    return (
+        f"needs a model that can sample (model=vae); this checkpoint holds a "
+        f"{type(run.model).__name__}, which cannot; drop generation from task="
+    )
 
 
+def run(run: LoadedRun, cfg: DictConfig, out: Outputs) -> dict[str, Any]:
+    """Sample grid, interpolation strip and latent traversals."""
+    settings = cfg[NAME]
+    model, dm = run.model, run.datamodule
+    test = dm.split("test")
+    i, j = pick_pair(test["label"])
+    samples = sample_rows(model, settings.num_samples, settings.per_row, cfg.seed)
+    x0, x1 = test["x"][i], test["x"][j]
+    strip = interpolation_row(model, x0, x1, settings.interpolation_steps, run.device)
+    traversals = traversal_rows(
+        model,
+        x0,
+        settings.traversal_steps,
+        settings.traversal_radius,
+        settings.max_dims,
+        run.device,
+    )
+    return {
+        "num_samples": sum(len(r) for r in samples),
+        "interpolation_between": [i, j],
+        "traversal_dims": len(traversals),
+        "traversal_radius": settings.traversal_radius,
+        "figures": [
+            out.grid("generation_samples", samples, dm),
+            out.grid("generation_interpolation", [strip], dm),
+            out.grid("generation_traversals", traversals, dm),
+        ],
+    }
+
+
+def headline(result: dict[str, Any]) -> dict[str, float]:
+    return {}
+
+
+# --- the pictures -------------------------------------------------------------------------------
 @torch.no_grad()
 def sample_rows(model, num_samples: int, per_row: int, seed: int = 0) -> list[Tensor]:
     """`num_samples` prior samples, decoded, as rows of `per_row`."""
@@ -57,34 +101,3 @@ def pick_pair(labels: Tensor) -> tuple[int, int]:
     first = 0
     others = (labels != labels[first]).nonzero().flatten()
     return first, int(others[0]) if len(others) else min(1, len(labels) - 1)
-
-
-# --- the aelab-eval task ------------------------------------------------------------------------
-def evaluate_run(run, settings, out, seed: int = 0) -> dict[str, Any]:
-    """Sample grid, interpolation strip and latent traversals."""
-    model, dm = run.model, run.datamodule
-    check_can_generate(model)
-    test = dm.split("test")
-    i, j = pick_pair(test["label"])
-    samples = sample_rows(model, settings.num_samples, settings.per_row, seed)
-    x0, x1 = test["x"][i], test["x"][j]
-    strip = interpolation_row(model, x0, x1, settings.interpolation_steps, run.device)
-    traversals = traversal_rows(
-        model,
-        x0,
-        settings.traversal_steps,
-        settings.traversal_radius,
-        settings.max_dims,
-        run.device,
-    )
-    return {
-        "num_samples": sum(len(r) for r in samples),
-        "interpolation_between": [i, j],
-        "traversal_dims": len(traversals),
-        "traversal_radius": settings.traversal_radius,
-        "figures": [
-            out.grid("generation_samples", samples, dm),
-            out.grid("generation_interpolation", [strip], dm),
-            out.grid("generation_traversals", traversals, dm),
-        ],
-    }

@@ -1,12 +1,10 @@
-"""Denoising: how much cleaner the reconstruction of a noisy input is than the noisy input.
+"""Denoising quality: how much cleaner the reconstruction of a noisy input is than the noisy input.
 
-For each noise level, the test inputs are corrupted (the denoising regularizer's noise, seeded:
+For each noise level, the inputs are corrupted (the denoising regularizer's noise, seeded:
 ``gaussian`` level = sigma in data units, ``masking`` / ``salt_and_pepper`` level = fraction of
 pixels) and reconstructed. PSNR and SSIM (torchmetrics) of the noisy and the reconstructed inputs
 against the clean ones, with the peak set by the width of the data's value range.
 """
-
-from typing import Any
 
 import torch
 from matplotlib.figure import Figure
@@ -24,6 +22,17 @@ def ssim_kernel(height: int, width: int) -> int:
     """The SSIM window: 11 (the usual) or the largest odd size that fits a small image."""
     size = min(11, height, width)
     return size if size % 2 else size - 1
+
+
+def check_noise(kind: str, levels: list[float]) -> None:
+    """Raise `ConfigError` for an unknown noise kind or a bad list of levels."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown denoising.kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if not levels or any(not isinstance(v, int | float) or v < 0 for v in levels):
+        raise ConfigError(
+            f"denoising.levels must be a non-empty list of noise levels >= 0, got {levels!r}; "
+            "e.g. denoising.levels=[0.1,0.3,0.5]"
+        )
 
 
 def corrupt(
@@ -58,11 +67,7 @@ def denoising_curve(
     seed: int = 0,
 ) -> tuple[list[dict[str, float]], list[tuple[Tensor, Tensor]]]:
     """Metrics per noise level, and the (noisy, reconstructed) inputs of each level."""
-    if not levels or any(not isinstance(v, int | float) or v < 0 for v in levels):
-        raise ConfigError(
-            f"denoising.levels must be a non-empty list of noise levels >= 0, got {levels!r}; "
-            "e.g. denoising.levels=[0.1,0.3,0.5]"
-        )
+    check_noise(kind, levels)
     data_range = float(value_range[1] - value_range[0])
     rows, pictures = [], []
     for index, level in enumerate(levels):
@@ -98,28 +103,3 @@ def curve_figure(
         ax.set_ylabel(f"{metric.upper()} {unit}".strip())
         ax.legend(fontsize=8)
     return figure
-
-
-# --- the aelab-eval task ------------------------------------------------------------------------
-def evaluate_run(run, settings, out, seed: int = 0) -> dict[str, Any]:
-    """PSNR / SSIM over the noise levels, a clean / noisy / reconstructed grid, the curves."""
-    dm = run.datamodule
-    x = dm.split("test")["x"][: settings.max_samples]
-    levels = list(settings.levels)
-    rows, pictures = denoising_curve(
-        run.reconstruct, x, levels, settings.kind, dm.value_range, seed
-    )
-    clean = quality(run.reconstruct(x), x, float(dm.value_range[1] - dm.value_range[0]))
-    k = settings.grid_samples
-    grid = [x[:k]] + [part[:k] for pair in pictures for part in pair]
-    return {
-        "kind": settings.kind,
-        "num_samples": len(x),
-        "levels": rows,
-        "clean_reconstruction": clean,
-        "grid_rows": ["clean"] + [f"{r} {v:g}" for v in levels for r in ("noisy", "reconstructed")],
-        "figures": [
-            out.grid("denoising", grid, dm),
-            out.figure("denoising_curve", curve_figure(rows, settings.kind, clean)),
-        ],
-    }
