@@ -80,6 +80,20 @@ def test_hash_changes_with_a_default_and_not_with_paths(tmp_path, monkeypatch):
     assert _configs.config_hash(SWEEP) != before  # a changed default: the docs are stale
 
 
+def test_an_evaluation_hash_covers_only_the_settings_of_the_tasks_it_runs():
+    """A new task's settings block leaves the figures of other tasks current."""
+
+    def digest(*overrides: str) -> str:
+        return _configs.config_hash([("eval", ["ckpt_path=run", *overrides])])
+
+    anomaly = digest("task=[anomaly]")
+    assert digest("task=[anomaly]", "interpolation.pairs=3") == anomaly
+    assert digest("task=[anomaly]", "anomaly.contamination=0.2") != anomaly
+    embedding = digest("task=[embedding]")
+    assert digest("task=[embedding]", "probe.max_fit=5") != embedding  # a declared setting
+    assert digest("task=all", "interpolation.pairs=3") != digest("task=all")
+
+
 def test_expand_follows_hydras_job_order():
     runs = _configs.expand("train", ["experiment=pca_equivalence", "compression.ratio=0.1,0.2"])
     assert [r[:2] for r in runs] == [

@@ -9,6 +9,10 @@ A task is any module of this package whose name does not start with "_"; it defi
         Where ``task=all`` runs it (ascending).
     NEEDS: tuple[str, ...]
         What it needs of the run, in words ("anomalies", "sampler", ...); logged when skipped.
+    SETTINGS: tuple[str, ...] (optional)
+        The blocks of the eval config it reads besides its own (``cfg.<NAME>``), e.g. the
+        embedding task's ``probe``. A documented figure's config hash covers only the blocks of
+        the tasks it runs (`settings`), so a new task's block leaves other figures current.
 
     def available(run: LoadedRun, cfg: DictConfig) -> str | None
         None when the task can run on this run, else the reason (one line, with the fix).
@@ -97,6 +101,11 @@ def select_tasks(requested: Any, run, cfg: DictConfig) -> list[str]:
     return tasks
 
 
+def settings(name: str) -> tuple[str, ...]:
+    """The eval config blocks task `name` reads: its own and those it declares."""
+    return (name, *getattr(TASKS[name], "SETTINGS", ()))
+
+
 def headline_metrics(results: dict[str, dict[str, Any]]) -> dict[str, float]:
     """A flat dict of the numbers worth a glance (and a sweep objective), task by task."""
     metrics: dict[str, float] = {}
@@ -105,4 +114,4 @@ def headline_metrics(results: dict[str, dict[str, Any]]) -> dict[str, float]:
     return metrics
 
 
-__all__ = ["TASKS", "Outputs", "headline_metrics", "ordered", "select_tasks"]
+__all__ = ["TASKS", "Outputs", "headline_metrics", "ordered", "select_tasks", "settings"]

@@ -25,6 +25,7 @@ from aelab.metrics.plots import to_rgb
 NAME = "embedding"
 ORDER = 30
 NEEDS = ("labels",)
+SETTINGS = ("probe",)
 
 
 def available(run: LoadedRun, cfg: DictConfig) -> str | None:

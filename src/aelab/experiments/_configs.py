@@ -4,7 +4,8 @@ An experiment's `Job`s are Hydra override lists where comma lists sweep, exactly
 command line; an `experiment=` config may add its own grid (`hydra.sweeper.params`). `expand`
 turns one `Job` into its single runs in the order Hydra numbers them. `config_hash` composes every
 run with Hydra's compose API (nothing is run), drops the keys that cannot change a result (paths,
-logging, threads, the checkpoint to resume) and hashes what is left: a changed default changes it.
+logging, threads, the checkpoint to resume, the settings of evaluation tasks a job does not run)
+and hashes what is left: a changed default changes it.
 """
 
 import hashlib
@@ -104,9 +105,26 @@ def composed(app: str, overrides: Sequence[str]) -> dict[str, Any]:
     """
     cfg = compose(CONFIG_NAMES[app], overrides=list(overrides))
     container = OmegaConf.to_container(cfg, resolve=False)
-    for key in (*IGNORED_KEYS, CHECKPOINT_KEY):
+    for key in (
+        *IGNORED_KEYS,
+        CHECKPOINT_KEY,
+        *(_unused_task_settings(container) if app == "eval" else ()),
+    ):
         _drop(container, key)
     return OmegaConf.to_container(OmegaConf.create(container), resolve=True)
+
+
+def _unused_task_settings(container: dict[str, Any]) -> list[str]:
+    """The eval config blocks of the tasks an evaluation does not run (``task=all``: none)."""
+    from aelab import eval as tasks
+
+    requested = container.get("task")
+    if requested in (None, "all", ["all"]):
+        return []
+    run = {requested} if isinstance(requested, str) else set(requested)
+    used = {block for name in run if name in tasks.TASKS for block in tasks.settings(name)}
+    every = {block for name in tasks.TASKS for block in tasks.settings(name)}
+    return sorted(every - used)
 
 
 def job_configs(jobs: Iterable[tuple[str, Sequence[str]]]) -> list[dict[str, Any]]:
