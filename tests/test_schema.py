@@ -1,13 +1,16 @@
-"""The declared config schema: every key is declared, every shipped config passes, and every bad
-value, key or size ends in one line ``<key> must be ..., got ...; e.g. <key>=<good value>``.
+"""The declared config schema: every key is declared (in its class's ``SCHEMA``), every shipped
+config passes, and every bad value, key or size ends in one line
+``<key> must be ..., got ...; e.g. <key>=<good value>``.
 
 Most checks compose the config with Hydra and validate it (no training); the command-line ones
 run aelab-train in-process, and a few as the real console script.
 """
 
+import functools
 import re
 import sys
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from hydra.core.global_hydra import GlobalHydra
@@ -17,9 +20,12 @@ from omegaconf import OmegaConf
 
 from aelab.config import CONFIG_DIR
 from aelab.errors import ConfigError
+from aelab.models.mlp import MLPAutoencoder
+from aelab.regularizers.base import Regularizer
 from aelab.schema import trainer_error, validate_train_config
-from aelab.schema.declarations import COMPRESSION, TARGETS
+from aelab.schema.compression import COMPRESSION
 from aelab.schema.signatures import config_keys, constructor_parameters
+from aelab.schema.targets import class_schema, declared_schema, own_schema
 from aelab.schema.validate import is_hydra_key
 from tests.conftest import compose_config, run_cli
 
@@ -27,16 +33,43 @@ GiB = 2**30
 ONE_LINE = re.compile(
     r"^[\w.]+( \+ [\w.]+)*( weights)? must be .+, got .+; e.g. ~?[\w.]+(=\S+)?$"
 )  # the one style: "<key> must be ..., got ...; e.g. <key>=<good value>"
-DECLARED_IN = "src/aelab/schema/declarations.py"
+GROUPS = ("data", "model", "regularizer")  # a `_target_` class each
 
 
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
 
 
+def source(cls: type) -> str:
+    """Where `cls` is defined, e.g. src/aelab/models/mlp.py."""
+    return f"src/{cls.__module__.replace('.', '/')}.py"
+
+
+def schema_classes() -> dict[str, tuple[str, type]]:
+    """Group and class of every shipped option's ``_target_``, and of each base with a SCHEMA."""
+    classes = {}
+    for group in GROUPS:
+        for option in options(group):
+            cfg = OmegaConf.load(Path(CONFIG_DIR) / group / f"{option}.yaml")
+            cls = get_class(cfg.get("_target_") or cfg[group]._target_)  # or @package _global_
+            for klass in cls.__mro__:
+                if klass is cls or own_schema(klass) is not None:
+                    classes[f"{klass.__module__}.{klass.__qualname__}"] = (group, klass)
+    return classes
+
+
+SCHEMA_CLASSES = schema_classes()
+
+
+@functools.cache
+def composed(*overrides: str):
+    """`compose_config(*overrides)`, composed once per test session (read it, never change it)."""
+    return compose_config(*overrides)
+
+
 def validation_error(*overrides: str) -> str | None:
     """The message validating the composed config raises, or None when it passes."""
-    cfg = compose_config(*overrides)
+    cfg = composed(*overrides)
     HydraConfig.instance().set_config(cfg)  # as in the app: ${hydra:...} resolves
     try:
         validate_train_config(cfg)
@@ -52,37 +85,36 @@ def small_memory(monkeypatch):
 
 
 # --- the declarations cover every key ---------------------------------------------------------
-@pytest.mark.parametrize("group", ["data", "model", "regularizer", "compression"])
+@pytest.mark.parametrize("group", [*GROUPS, "compression"])
 def test_every_key_of_every_option_is_declared(group):
     for option in options(group):
-        node = compose_config(f"{group}={option}")[group]
+        node = composed(f"{group}={option}")[group]
         where = f"conf/{group}/{option}.yaml"
         if group == "compression":
             declared = COMPRESSION.by_name
+            fix = "as a Key of COMPRESSION in src/aelab/schema/compression.py"
         else:
-            target = node._target_
-            assert target in TARGETS, (
-                f"{where}: {target} has no declaration; add a Target for it to TARGETS in "
-                f"{DECLARED_IN}"
-            )
-            declared = TARGETS[target].by_name
+            cls = get_class(node._target_)
+            declared = declared_schema(cls).by_name
+            fix = f"as a Key in the SCHEMA of {cls.__name__} in {source(cls)}"
         for key in node:
             assert is_hydra_key(key) or key in declared, (
                 f"{where}: key {group}.{key} is not declared; declare its type, range or choices "
-                f"and an example as a Key of {node.get('_target_', group)} in {DECLARED_IN}"
+                f"and an example {fix}"
             )
 
 
-@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("target", sorted(SCHEMA_CLASSES))
 def test_declarations_match_the_constructors(target):
-    group = target.split(".")[1].rstrip("s")  # aelab.data.*, aelab.models.*, aelab.regularizers.*
-    keys = config_keys(group, get_class(target))
-    declared = TARGETS[target].by_name
+    group, cls = SCHEMA_CLASSES[target]
+    keys = config_keys(group, cls)
+    declared = declared_schema(cls).by_name
     assert set(keys) - set(declared) == set(), (
-        f"constructor arguments of {target} without a declaration in {DECLARED_IN}"
+        f"constructor arguments of {target} without a declaration: declare them as Keys in "
+        f"the SCHEMA of {cls.__name__} in {source(cls)}"
     )
     assert set(declared) - set(keys) == set(), f"{target} declares keys its constructor lacks"
-    for name, parameter in constructor_parameters(get_class(target)).items():
+    for name, parameter in constructor_parameters(cls).items():
         default = parameter.default
         if name in declared and default not in (parameter.empty, None):
             default = list(default) if isinstance(default, tuple) else default
@@ -115,6 +147,70 @@ def test_every_shipped_option_passes(override):
 @pytest.mark.parametrize("data", options("data"))
 def test_every_model_and_data_recipe_passes(model, data):
     assert validation_error(f"model={model}", f"data={data}") is None
+
+
+# --- classes that declare nothing: inherited declarations, then annotations --------------------
+class AnnotatedAutoencoder(MLPAutoencoder):
+    """A variant that declares no SCHEMA: the MLP's keys and rules, its own key by annotation."""
+
+    def __init__(
+        self, input_shape, latent_dim, width: Literal["narrow", "wide"] = "narrow", **kwargs
+    ) -> None:
+        super().__init__(input_shape, latent_dim, **kwargs)
+
+
+class AnnotatedRegularizer(Regularizer):
+    """A regularizer as a user's own package has it: annotated arguments, no SCHEMA."""
+
+    def __init__(self, lam: float = 0.1, every: int | None = None, tag=None) -> None:
+        self.lam, self.every, self.tag = lam, every, tag
+
+
+VARIANT = f"model._target_={__name__}.AnnotatedAutoencoder"
+PENALTY = f"regularizer._target_={__name__}.AnnotatedRegularizer"
+
+
+def test_a_class_without_schema_inherits_and_reads_annotations():
+    schema = class_schema("model", AnnotatedAutoencoder)
+    assert schema.by_name["hidden_sizes"] is declared_schema(MLPAutoencoder).by_name["hidden_sizes"]
+    assert "lr" in schema.by_name and schema.size_keys == ("hidden_sizes",)
+    assert schema.rules == declared_schema(MLPAutoencoder).rules
+    assert schema.by_name["width"].type.phrase == "one of narrow, wide"
+    assert set(class_schema("regularizer", AnnotatedRegularizer).by_name) == {"lam", "every"}
+    # a subclass's own declaration comes first: terrain's example batch size, not the base's
+    terrain = get_class("aelab.data.terrain.TerrainDataModule")
+    assert declared_schema(terrain).by_name["batch_size"].example == 128
+    assert validation_error(VARIANT, "+model.width=wide", PENALTY, "+regularizer.every=3") is None
+
+
+UNDECLARED = {
+    "annotated choice": (
+        [VARIANT, "+model.width=huge"],
+        "model.width must be one of narrow, wide, got 'huge'; e.g. model.width=narrow",
+    ),
+    "inherited key": ([VARIANT, "model.lr=abc"], "model.lr must be a positive number"),
+    "inherited rule": (
+        [VARIANT, "model.output_activation=sigmoid"],
+        "model.output_activation must be one of identity, unit_clip with model.linear_path",
+    ),
+    "typo": ([VARIANT, "+model.widht=wide"], "model.widht must be a key of AnnotatedAutoencoder"),
+    "annotated float": (
+        [PENALTY, "+regularizer.lam=abc"],
+        "regularizer.lam must be a number, got 'abc'; e.g. regularizer.lam=0.1",
+    ),
+    "annotated optional": (
+        [PENALTY, "+regularizer.every=1.5"],
+        "regularizer.every must be an integer or null, got 1.5; e.g. regularizer.every=null",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", UNDECLARED)
+def test_undeclared_classes_give_the_same_one_line(case):
+    overrides, expected = UNDECLARED[case]
+    message = validation_error(*overrides)
+    assert message is not None and message.startswith(expected), message
+    assert ONE_LINE.match(message), message
 
 
 # --- bad input: one line naming the key and a good value ---------------------------------------

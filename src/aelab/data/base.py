@@ -16,8 +16,43 @@ from torch import Tensor
 
 from aelab.data.loaders import TensorBatches
 from aelab.errors import ConfigError
+from aelab.schema.keys import Key, Target
+from aelab.schema.types import Integer
 
 Split = dict[str, Tensor]  # "x": (N, C, H, W) inputs, "label": (N,) class ids, maybe more
+FLOAT_BYTES = 4  # inputs are float32 (the memory check's sizes)
+LABEL_BYTES = 8  # int64 class ids
+
+
+# --- config keys every DataModule shares, for their SCHEMA -----------------------------------
+def loader_keys(batch_size: int) -> tuple[Key, ...]:
+    """``batch_size`` (its example `batch_size`), ``eval_batch_size`` and ``seed``."""
+    return (
+        Key("batch_size", Integer(ge=1), batch_size),
+        Key(
+            "eval_batch_size",
+            Integer(ge=1),
+            1024,
+            nullable=True,
+            note="(null: max(batch_size, 1024))",
+        ),
+        Key("seed", Integer(ge=0), 1234),
+    )
+
+
+def split_keys(train_size: int, nullable_train: bool) -> tuple[Key, ...]:
+    """``train_size`` (its example `train_size`; null allowed if `nullable_train`),
+    ``val_size`` and ``test_size``."""
+    return (
+        Key("train_size", Integer(ge=1), train_size, nullable=nullable_train),
+        Key("val_size", Integer(ge=1), 1000),
+        Key("test_size", Integer(ge=1), 1000),
+    )
+
+
+def image_sample_bytes(input_dim: int) -> int:
+    """Bytes of one sample holding its input and its label (a `Target`'s ``sample_bytes``)."""
+    return FLOAT_BYTES * input_dim + LABEL_BYTES
 
 
 @dataclass(frozen=True)
@@ -34,6 +69,8 @@ class InMemoryDataModule(L.LightningDataModule):
 
     Subclasses define `input_shape`, `class_names`, `value_range` and `build_splits()`.
     """
+
+    SCHEMA = Target(keys=loader_keys(256))  # a subclass's SCHEMA declares the keys it adds
 
     #: how figures picture a sample: "gray" images or "heightmap" patches
     render: str = "gray"

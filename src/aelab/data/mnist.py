@@ -10,12 +10,22 @@ import gzip
 import logging
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from aelab.data.base import InMemoryDataModule, Split
+from aelab.data.base import (
+    InMemoryDataModule,
+    Split,
+    image_sample_bytes,
+    loader_keys,
+    split_keys,
+)
 from aelab.errors import ConfigError
+from aelab.schema.keys import Context, Key, Target
+from aelab.schema.message import violation
+from aelab.schema.types import Choice, Flag, Members, Text
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +94,62 @@ def download(data_dir: Path, stems: list[str]) -> str | None:
     return None
 
 
+# --- the config schema's sizes and rule -------------------------------------------------------
+MNIST_IMAGES = {"official": (60000, 10000), "t10k": (0, 10000)}  # (train file, test file)
+
+
+def _split_sizes(values: dict[str, Any]) -> dict[str, int]:
+    """Samples per split key, as `MNISTDataModule.build_splits` carves them from the files."""
+    train_file, test_file = MNIST_IMAGES[values["split"]]
+    val, test = values["val_size"], values["test_size"]
+    if values["split"] == "t10k":
+        train = values["train_size"] or test_file - val - test
+    else:
+        train = values["train_size"] or train_file - val
+        test = min(test, test_file)
+    return {"train_size": train, "val_size": val, "test_size": test}
+
+
+def _sizes_fit(ctx: Context) -> None:
+    """The splits fit in the fixed MNIST files (official: 60k train / 10k test; t10k: 10k)."""
+    split, val, test = ctx["data.split"], ctx["data.val_size"], ctx["data.test_size"]
+    train_file, test_file = MNIST_IMAGES[split]
+    if split == "official" and val >= train_file:
+        raise violation(
+            "data.val_size",
+            f"smaller than the {train_file} training images (the rest trains)",
+            val,
+            1000,
+        )
+    total = (ctx["data.train_size"] or 1) + val + test
+    if split == "t10k" and total > test_file:
+        raise violation(
+            "data.train_size + data.val_size + data.test_size",
+            f"at most the {test_file} images of the t10k file (one at least to train)",
+            total,
+            1000,
+            example_key="data.val_size",
+        )
+
+
 class MNISTDataModule(InMemoryDataModule):
     """MNIST digits; batches are dicts with ``x`` (N, 1, 28, 28) in [0, 1] and ``label``."""
+
+    SCHEMA = Target(
+        keys=(
+            Key("data_dir", Text(), "data/mnist"),
+            Key("split", Choice(SPLITS), "official"),
+            Key("download", Flag(), True),
+            *split_keys(50000, nullable_train=True),
+            Key(
+                "digits", Members(range(10), "a non-empty list of digits 0..9"), [3], nullable=True
+            ),
+            *loader_keys(256),
+        ),
+        rules=(_sizes_fit,),
+        split_sizes=_split_sizes,
+        sample_bytes=image_sample_bytes,
+    )
 
     def __init__(
         self,

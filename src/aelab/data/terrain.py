@@ -3,10 +3,20 @@
 The generator and its names live in `aelab.data.terrain_generator`; they are imported here too.
 """
 
+from typing import Any
+
 import numpy as np
 import torch
 
-from aelab.data.base import InMemoryDataModule, Split, Units
+from aelab.data.base import (
+    FLOAT_BYTES,
+    LABEL_BYTES,
+    InMemoryDataModule,
+    Split,
+    Units,
+    loader_keys,
+    split_keys,
+)
 from aelab.data.terrain_generator import (
     CHUNK,
     CLASS_NAMES,
@@ -23,6 +33,8 @@ from aelab.data.terrain_generator import (
     grid_points,
 )
 from aelab.errors import ConfigError
+from aelab.schema.keys import Key, Target
+from aelab.schema.types import Choice, Integer, Number, Weights
 
 __all__ = [
     "CHUNK",
@@ -45,6 +57,19 @@ __all__ = [
 TEST_SPLIT_CHANGES = ("classes", "mountain_offset", "roughness_scale")
 
 
+# --- the config schema's sizes ----------------------------------------------------------------
+def _split_sizes(values: dict[str, Any]) -> dict[str, int]:
+    return {key: values[key] for key in ("train_size", "val_size", "test_size")}
+
+
+def _sample_bytes(input_dim: int) -> int:
+    """Heights, then parameters and descriptors (float32), and the label."""
+    return FLOAT_BYTES * (input_dim + len(PARAM_NAMES) + len(DESCRIPTOR_NAMES)) + LABEL_BYTES
+
+
+CLASS_WEIGHTS = Weights(CLASS_NAMES, "terrain class", "terrain classes")
+
+
 class TerrainDataModule(InMemoryDataModule):
     """Terrain patches as a (1, r, r) image per sample, standardised with training statistics.
 
@@ -54,6 +79,20 @@ class TerrainDataModule(InMemoryDataModule):
     """
 
     render = "heightmap"
+    SCHEMA = Target(
+        keys=(
+            Key("resolution", Integer(ge=2), 10, note="(grid points per side)"),
+            Key("classes", CLASS_WEIGHTS, dict.fromkeys(CLASS_NAMES, 1), nullable=True),
+            Key("mountain_offset", Choice(OFFSETS), "uniform"),
+            Key("roughness_scale", Number(ge=0), 1.0),
+            *split_keys(20000, nullable_train=False),
+            *loader_keys(128),
+            Key("test_mountain_offset", Choice(OFFSETS), "summit", nullable=True),
+            Key("test_classes", CLASS_WEIGHTS, dict.fromkeys(CLASS_NAMES, 1), nullable=True),
+        ),
+        split_sizes=_split_sizes,
+        sample_bytes=_sample_bytes,
+    )
 
     def __init__(
         self,

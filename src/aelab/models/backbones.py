@@ -19,11 +19,41 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from aelab.models.base import LINEAR_PATH_OUTPUTS
 from aelab.models.conv_blocks import ConvDecoder, ConvEncoder
-from aelab.models.layers import check_sizes, mlp
+from aelab.models.layers import ACTIVATIONS, check_sizes, mlp
+from aelab.schema.keys import Context, Key
+from aelab.schema.message import violation
+from aelab.schema.types import Choice, Flag, Integer, Sizes
 
 BACKBONES = ("mlp", "conv")
 HEADS = ("latent", "features")
+
+# --- the config keys of the networks built here, for the variants' SCHEMA --------------------
+NETWORK = (
+    Key("activation", Choice(ACTIVATIONS), "relu"),
+    Key("output_activation", Choice(ACTIVATIONS), "identity"),
+)
+CONV = (
+    Key("channels", Sizes(allow_empty=False), [32, 64]),
+    Key("kernel_size", Integer(ge=2), 3),
+    Key("fc_sizes", Sizes(), [128]),
+)
+LINEAR_PATH = Key("linear_path", Flag(), True, note="(a linear path started at PCA)")
+
+
+def linear_path_output(ctx: Context) -> None:
+    """The rule of `LINEAR_PATH`: the output activation acts on the PCA reconstruction too, so
+    it must leave it as it is."""
+    output = ctx["model.output_activation"]
+    if ctx["model.linear_path"] and output not in LINEAR_PATH_OUTPUTS:
+        raise violation(
+            "model.output_activation",
+            f"one of {', '.join(LINEAR_PATH_OUTPUTS)} with model.linear_path=true (the output "
+            "starts at the PCA reconstruction; or set model.linear_path=false)",
+            repr(output),
+            "unit_clip",
+        )
 
 
 @dataclass

@@ -25,12 +25,23 @@ from torchmetrics import MeanMetric
 
 from aelab.errors import ConfigError
 from aelab.metrics.pca import PCA
+from aelab.models.layers import ACTIVATIONS
 from aelab.models.linear_path import LinearPath, zero_last_layer
 from aelab.regularizers.base import Regularizer, Step
+from aelab.schema.keys import Key, Target
+from aelab.schema.types import Choice, Number
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "cosine", "onecycle")
 LINEAR_PATH_OUTPUTS = ("identity", "unit_clip")
+#: the config keys of every autoencoder (this base's arguments), declared once for all variants
+OPTIMISATION = (
+    Key("latent_activation", Choice(ACTIVATIONS), "identity"),
+    Key("optimizer", Choice(OPTIMIZERS), "adam"),
+    Key("lr", Number(gt=0), 0.002),
+    Key("weight_decay", Number(ge=0), 0.0),
+    Key("scheduler", Choice(SCHEDULERS), "cosine"),
+)
 
 
 @dataclass
@@ -45,6 +56,8 @@ class Latent:
 
 class AutoencoderModule(L.LightningModule):
     """Base of all variants; hyperparameters are primitives so checkpoints load weights-only."""
+
+    SCHEMA = Target(keys=OPTIMISATION)  # a variant's SCHEMA declares only the keys it adds
 
     def __init__(
         self,

@@ -10,12 +10,19 @@ pair started at closed-form PCA runs beside the network (`aelab.models.linear_pa
 from torch import Tensor
 
 from aelab.models import layers
-from aelab.models.backbones import build_stacks
+from aelab.models.backbones import CONV, LINEAR_PATH, NETWORK, build_stacks, linear_path_output
 from aelab.models.base import AutoencoderModule
 from aelab.models.linear_path import zero_last_layer
+from aelab.schema.keys import Target
 
 
 class ConvAutoencoder(AutoencoderModule):
+    SCHEMA = Target(
+        keys=(*CONV, *NETWORK, LINEAR_PATH),
+        rules=(linear_path_output,),
+        size_keys=("channels", "fc_sizes"),
+    )
+
     def __init__(
         self,
         input_shape: list[int],

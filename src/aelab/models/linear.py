@@ -15,12 +15,16 @@ from torch import Tensor, nn
 from aelab.errors import ConfigError
 from aelab.models.base import AutoencoderModule
 from aelab.models.layers import activation
+from aelab.schema.keys import Key, Target
+from aelab.schema.types import Choice
 
 VARIANTS = ("pca", "uncentred")
 RENAMED = {"seed": "uncentred"}  # older names, refused with the new one
 
 
 class LinearAutoencoder(AutoencoderModule):
+    SCHEMA = Target(keys=(Key("variant", Choice(VARIANTS), "pca"),))
+
     def __init__(
         self,
         input_shape: list[int],

@@ -9,12 +9,24 @@ MLP (`aelab.models.linear_path`), so training starts from the PCA reconstruction
 from torch import Tensor
 
 from aelab.models import layers
-from aelab.models.backbones import build_stacks
+from aelab.models.backbones import LINEAR_PATH, NETWORK, build_stacks, linear_path_output
 from aelab.models.base import AutoencoderModule
 from aelab.models.linear_path import zero_last_layer
+from aelab.schema.keys import Key, Target
+from aelab.schema.types import Sizes
 
 
 class MLPAutoencoder(AutoencoderModule):
+    SCHEMA = Target(
+        keys=(
+            Key("hidden_sizes", Sizes(allow_empty=False), [128, 64]),
+            *NETWORK,
+            LINEAR_PATH,
+        ),
+        rules=(linear_path_output,),
+        size_keys=("hidden_sizes",),
+    )
+
     def __init__(
         self,
         input_shape: list[int],

@@ -33,9 +33,12 @@ from torch import Tensor, nn
 
 from aelab.callbacks.common import tensorboard_loggers
 from aelab.errors import ConfigError
-from aelab.models.backbones import BACKBONES, build_stacks
+from aelab.models.backbones import BACKBONES, CONV, NETWORK, build_stacks
 from aelab.models.base import AutoencoderModule, Latent
 from aelab.models.layers import activation as make_activation
+from aelab.schema.keys import Context, Key, Target
+from aelab.schema.message import violation
+from aelab.schema.types import Choice, Integer, Number, Sizes
 
 LIKELIHOODS = ("gaussian", "bernoulli")
 MAX_KL_SCALARS = 64  # above this many latent dims, the per-dimension KL is a histogram only
@@ -53,7 +56,35 @@ def reparameterise(mu: Tensor, logvar: Tensor) -> Tensor:
     return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
 
 
+def _bernoulli_output(ctx: Context) -> None:
+    """A schema rule: the Bernoulli likelihood decodes probabilities, through a sigmoid."""
+    output = ctx["model.output_activation"]
+    if ctx["model.likelihood"] == "bernoulli" and output != "sigmoid":
+        raise violation(
+            "model.output_activation",
+            "sigmoid with model.likelihood=bernoulli (the decoder gives pixel probabilities; "
+            "or use model.likelihood=gaussian)",
+            repr(output),
+            "sigmoid",
+        )
+
+
 class VariationalAutoencoder(AutoencoderModule):
+    SCHEMA = Target(
+        keys=(
+            Key("backbone", Choice(BACKBONES), "mlp"),
+            Key("likelihood", Choice(LIKELIHOODS), "gaussian"),
+            Key("beta", Number(ge=0), 1.0),
+            Key("sigma", Number(gt=0), 0.05, nullable=True, note="(null: plain squared error)"),
+            Key("hidden_sizes", Sizes(), [256, 64]),
+            *CONV,
+            *NETWORK,
+            Key("num_images", Integer(ge=2), 8),
+        ),
+        rules=(_bernoulli_output,),
+        size_keys=("hidden_sizes", "channels", "fc_sizes"),
+    )
+
     def __init__(
         self,
         input_shape: list[int],

@@ -18,6 +18,12 @@ from typing import Any
 
 from torch import Tensor
 
+from aelab.schema.keys import Key, Target
+from aelab.schema.types import Number
+
+#: the weight of a penalty, a config key of the regularizers that add one
+LAM = Key("lam", Number(ge=0), 0.1, note="(penalty weight)")
+
 
 @dataclass
 class Step:
@@ -35,6 +41,7 @@ class Regularizer:
     """No regularization: identity corruption, identity latent, no penalty."""
 
     name = "none"
+    SCHEMA = Target(keys=())  # a subclass's SCHEMA declares its own keys
 
     def check(self, latent_dim: int, latent_activation: str) -> None:
         """Raise `ConfigError` if this regularizer cannot work with the model's latent."""

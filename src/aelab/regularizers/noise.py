@@ -19,6 +19,9 @@ from torch import Tensor
 
 from aelab.errors import ConfigError
 from aelab.regularizers.base import Regularizer
+from aelab.schema.keys import Context, Key, Target
+from aelab.schema.message import violation
+from aelab.schema.types import Choice, Number
 
 KINDS = ("gaussian", "masking", "salt_and_pepper")
 
@@ -27,8 +30,27 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _low_below_high(ctx: Context) -> None:
+    """A schema rule: salt and pepper's range is (low, high)."""
+    low, high = ctx["regularizer.low"], ctx["regularizer.high"]
+    if high < low:
+        raise violation(
+            "regularizer.high", ">= regularizer.low", f"low={low!r}, high={high!r}", max(low, 1.0)
+        )
+
+
 class Denoising(Regularizer):
     name = "denoising"
+    SCHEMA = Target(
+        keys=(
+            Key("kind", Choice(KINDS), "gaussian"),
+            Key("sigma", Number(ge=0), 0.3, note="(the Gaussian noise std)"),
+            Key("p", Number(ge=0, le=1), 0.25, note="(fraction of pixels corrupted)"),
+            Key("low", Number(), 0.0),
+            Key("high", Number(), 1.0),
+        ),
+        rules=(_low_below_high,),
+    )
 
     def __init__(
         self,

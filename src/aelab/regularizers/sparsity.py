@@ -17,7 +17,10 @@ import torch
 from torch import Tensor
 
 from aelab.errors import ConfigError
-from aelab.regularizers.base import Regularizer, Step
+from aelab.regularizers.base import LAM, Regularizer, Step
+from aelab.schema.keys import Context, Key, Target
+from aelab.schema.message import violation
+from aelab.schema.types import Integer, Number
 
 
 def _number(value: object) -> bool:
@@ -29,12 +32,53 @@ def kl_sparsity(rho: float, rho_hat: Tensor) -> Tensor:
     return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
 
 
+# --- the config schema: shared keys, rules ----------------------------------------------------
+SPARSITY = (
+    Key("threshold", Number(ge=0), 0.0, note="(|z| above it counts as active)"),
+    Key("dead_window", Integer(ge=1), 10000, note="(training samples)"),
+)
+
+
+def _eps_below_rho(ctx: Context) -> None:
+    rho, eps = ctx["regularizer.rho"], ctx["regularizer.eps"]
+    bound = min(rho, 1 - rho)
+    if eps >= bound:
+        raise violation(
+            "regularizer.eps", f"a number in (0, min(rho, 1 - rho)) = (0, {bound:g})", eps, 1e-6
+        )
+
+
+def _sigmoid_latent(ctx: Context) -> None:
+    latent = ctx["model.latent_activation"]
+    if latent != "sigmoid":
+        raise violation(
+            "model.latent_activation",
+            "sigmoid with regularizer=sparse_kl (its penalty needs latents in (0, 1); or use "
+            "regularizer=sparse_l1 / topk for unbounded latents)",
+            repr(latent),
+            "sigmoid",
+        )
+
+
+def _k_within_latent(ctx: Context) -> None:
+    k, m = ctx["regularizer.k"], ctx.latent_dim
+    if k > m:
+        raise violation(
+            "regularizer.k",
+            f"at most the latent dimension m={m} (or raise compression.ratio)",
+            k,
+            min(4, m),
+        )
+
+
 class SparsityRegularizer(Regularizer):
     """Shared sparsity statistics, with a per-latent count of samples since it last fired.
 
     The count is plain tensor state (not a module buffer: it is training telemetry, not part of
     the model), updated by ``statistics``, which the base module calls in training steps only.
     """
+
+    SCHEMA = Target(keys=SPARSITY)
 
     def __init__(self, threshold: float, dead_window: int) -> None:
         if not (_number(threshold) and threshold >= 0):
@@ -83,6 +127,14 @@ class SparsityRegularizer(Regularizer):
 
 class SparseKL(SparsityRegularizer):
     name = "sparse_kl"
+    SCHEMA = Target(
+        keys=(
+            Key("rho", Number(gt=0, lt=1), 0.05, note="(the target mean activation)"),
+            LAM,
+            Key("eps", Number(gt=0, lt=0.5), 1e-6),
+        ),
+        rules=(_eps_below_rho, _sigmoid_latent),
+    )
 
     def __init__(
         self,
@@ -135,6 +187,7 @@ class SparseKL(SparsityRegularizer):
 
 class SparseL1(SparsityRegularizer):
     name = "sparse_l1"
+    SCHEMA = Target(keys=(LAM,))
 
     def __init__(self, lam: float = 1e-3, threshold: float = 1e-3, dead_window: int = 10000):
         super().__init__(threshold, dead_window)
@@ -154,6 +207,10 @@ class TopK(SparsityRegularizer):
     negative with an identity activation). Active: a non-zero kept value (threshold 0)."""
 
     name = "topk"
+    SCHEMA = Target(
+        keys=(Key("k", Integer(ge=1), 4, note="(latents kept per sample)"),),
+        rules=(_k_within_latent,),
+    )
 
     def __init__(self, k: int = 4, threshold: float = 0.0, dead_window: int = 10000) -> None:
         super().__init__(threshold, dead_window)

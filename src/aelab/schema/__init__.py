@@ -11,10 +11,15 @@ would change the composed configs (their defaults and types become part of them,
 configs are hashed against the documentation), and their errors are OmegaConf's multi-line
 messages rather than one line naming the key and the fix.
 
-Layout: `types` (value types), `keys` (`Key`, `Target`), `declarations` (the tables, one per
-``_target_`` class, and compression), `signatures` (which keys a class takes), `annotations`
-and `trainer` (lightning.Trainer's options), `memory` (sizes), `message` (the one line),
-`validate` (the order of the checks).
+Each ``_target_`` class declares its keys where it is defined, as a class attribute
+``SCHEMA = Target(...)`` (e.g. `aelab.models.mlp.MLPAutoencoder.SCHEMA`); a subclass declares
+only the keys it adds, and a class that declares nothing is checked by its constructor's type
+annotations.
+
+Layout: `types` (value types), `keys` (`Key`, `Target`), `targets` (a class's effective
+schema), `compression` (the keys of ``compression``, which has no class), `signatures` (which
+keys a class takes), `annotations` (types from annotations), `trainer` (lightning.Trainer's
+options), `memory` (sizes), `message` (the one line), `validate` (the order of the checks).
 """
 
 from aelab.schema.trainer import trainer_error

@@ -65,7 +65,7 @@ def check_data_memory(
 
 def check_model_memory(
     build: Callable[[dict[str, Any]], Any],
-    target: Target | None,
+    target: Target,
     values: dict[str, Any],
     compression: dict[str, Any],
     available: int,
@@ -83,8 +83,7 @@ def check_model_memory(
         f"need {gib(needed)} to train: weights, gradients and two Adam moments; "
         f"{gib(available)} available)"
     )
-    keys = target.size_keys if target is not None else ()
-    smaller = {k: parameter_count(build({k: target.by_name[k].example})) for k in keys}
+    smaller = {k: parameter_count(build({k: target.by_name[k].example})) for k in target.size_keys}
     best = min(smaller, key=smaller.get, default=None)
     if best is None or smaller[best] * BYTES_PER_WEIGHT >= needed:
         key = "latent_dim" if compression.get("latent_dim") is not None else "ratio"

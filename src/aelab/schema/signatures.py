@@ -6,6 +6,8 @@ too. Arguments that aelab-train passes itself (`INJECTED`) are not config keys.
 
 import importlib
 import inspect
+import typing
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aelab.errors import ConfigError
@@ -22,22 +24,47 @@ INJECTED: dict[str, dict[str, tuple[str, str, Any]]] = {
 _SKIPPED = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
-def constructor_parameters(cls: type) -> dict[str, inspect.Parameter]:
-    """The named arguments of `cls(...)`, following ``**kwargs`` up the base classes."""
-    parameters: dict[str, inspect.Parameter] = {}
+def _constructors(cls: type) -> Iterator[tuple[Callable, list[inspect.Parameter]]]:
+    """Each ``__init__`` that `cls(...)` reaches, with its arguments (without self): the class's
+    own, then its bases' for as long as each passes ``**kwargs`` on."""
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
         if init is object.__init__:
-            break
-        own = list(inspect.signature(init).parameters.values())[1:]  # without self
+            return
+        own = list(inspect.signature(init).parameters.values())[1:]
+        yield init, own
+        if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in own):
+            return
+
+
+def constructor_parameters(cls: type) -> dict[str, inspect.Parameter]:
+    """The named arguments of `cls(...)`, following ``**kwargs`` up the base classes."""
+    parameters: dict[str, inspect.Parameter] = {}
+    for _, own in _constructors(cls):
         for parameter in own:
             if parameter.kind not in _SKIPPED:
                 parameters.setdefault(parameter.name, parameter)
-        if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in own):
-            break
     return parameters
+
+
+def constructor_annotations(cls: type) -> dict[str, Any]:
+    """The type annotation of each named argument of `cls(...)`; `Any` where there is none
+    (or where it names something that does not resolve)."""
+    annotations: dict[str, Any] = {}
+    for init, own in _constructors(cls):
+        try:
+            hints = typing.get_type_hints(init)
+        except Exception:  # noqa: BLE001 - a forward reference that does not resolve
+            hints = {}
+        for parameter in own:
+            annotation = hints.get(parameter.name, parameter.annotation)
+            if annotation is inspect.Parameter.empty or isinstance(annotation, str):
+                annotation = Any
+            if parameter.kind not in _SKIPPED:
+                annotations.setdefault(parameter.name, annotation)
+    return annotations
 
 
 def config_keys(group: str, cls: type) -> dict[str, inspect.Parameter]:

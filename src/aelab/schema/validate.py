@@ -5,16 +5,20 @@ group (unknown ones, injected ones, types, ranges, choices), the trainer's optio
 size (`aelab.compression.latent_size`, with its own messages), the rules between keys, and
 whether the data splits and the model fit in memory. Nothing is generated or allocated: the
 DataModule is only constructed, the model is built on the ``meta`` device.
+
+A group's keys, rules and sizes are those of its ``_target_`` class (`class_schema`: the
+``SCHEMA`` it and its bases declare, type annotations for the rest).
 """
 
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from aelab.schema.declarations import COMPRESSION, TARGETS
+from aelab.schema.compression import COMPRESSION
 from aelab.schema.keys import Context, Target
 from aelab.schema.message import unknown_key, violation
 from aelab.schema.signatures import INJECTED, config_keys, defaults, target_class
+from aelab.schema.targets import class_schema
 
 GROUPS = ("data", "model", "regularizer")  # the groups whose config is a `_target_` class
 UNRESOLVED = object()  # an interpolation that does not resolve here (e.g. ${hydra:...} in tests)
@@ -54,10 +58,8 @@ def arguments(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if not is_hydra_key(k) and v is not UNRESOLVED}
 
 
-def check_keys(
-    group: str, values: dict[str, Any], target: Target | None, keys: dict, owner: str
-) -> None:
-    """Unknown and injected keys, then each declared key's type, range or choices."""
+def check_keys(group: str, values: dict[str, Any], target: Target, keys: dict, owner: str) -> None:
+    """Unknown and injected keys, then each known key's type, range or choices."""
     injected = INJECTED.get(group, {})
     for name, value in values.items():
         if is_hydra_key(name):
@@ -72,9 +74,9 @@ def check_keys(
                 example_key=example_key,
             )
         if name not in keys:
-            known = {k: target.by_name.get(k) if target else None for k in keys}
+            known = {k: target.by_name.get(k) for k in keys}
             raise unknown_key(group, name, value, known, owner)
-        if target is not None and value is not UNRESOLVED and name in target.by_name:
+        if value is not UNRESOLVED and name in target.by_name:
             target.by_name[name].check(group, value)
 
 
@@ -89,12 +91,12 @@ def validate_train_config(cfg: DictConfig) -> None:
 
     compression = plain_values(cfg, "compression", COMPRESSION)
     check_keys("compression", compression, COMPRESSION, COMPRESSION.by_name, "compression")
-    targets: dict[str, Target | None] = {}
+    targets: dict[str, Target] = {}
     filled: dict[str, dict[str, Any]] = {"compression": compression}
     for group in GROUPS:
         values = plain_values(cfg, group)
         cls = target_class(group, values.get("_target_"))
-        target = TARGETS.get(f"{cls.__module__}.{cls.__qualname__}")
+        target = class_schema(group, cls)
         keys = config_keys(group, cls)
         check_keys(group, values, target, keys, cls.__name__)
         targets[group] = target
@@ -107,12 +109,11 @@ def validate_train_config(cfg: DictConfig) -> None:
     m = latent_size(compression.get("ratio"), n, compression.get("latent_dim"))
     context = Context(filled, input_dim=n, latent_dim=m)
     for group in GROUPS:
-        for rule in targets[group].rules if targets[group] else ():
+        for rule in targets[group].rules:
             rule(context)
 
     available = available_memory()
-    if targets["data"] is not None:
-        available -= check_data_memory(targets["data"], filled["data"], n, available)
+    available -= check_data_memory(targets["data"], filled["data"], n, available)
     regularizer = instantiate(cfg.regularizer, _convert_="all")
 
     def build(overrides: dict[str, Any]) -> Any:
