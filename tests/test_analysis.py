@@ -6,13 +6,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aelab.checkpoints import LoadedRun
 from aelab.data.terrain import TerrainGenerator
 from aelab.errors import ConfigError
 from aelab.eval import anomaly, embedding, generation
 from aelab.eval._anomaly_scores import plugin_scores
 from aelab.metrics import denoising, detection, probes
 from aelab.models.mlp import MLPAutoencoder
+from aelab.runs.checkpoints import LoadedRun
 
 
 # --- anomaly ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from aelab.callbacks.checkpoint_metrics import CheckpointMetrics, read_checkpoint_metrics
 from aelab.data.loaders import TensorBatches
-from aelab.task import objective_value
+from aelab.runs.job import objective_value
 from aelab.train import score_checkpoints
 
 VAL_MSE = [0.5, 0.2, 0.4]  # scripted: the best epoch (1) is not the last (2)

@@ -12,11 +12,11 @@ from hydra.core.global_hydra import GlobalHydra
 
 import aelab.eval as registry
 from aelab import evaluate
-from aelab.checkpoints import LoadedRun
 from aelab.data.terrain import TerrainDataModule
 from aelab.errors import ConfigError
 from aelab.models.mlp import MLPAutoencoder
 from aelab.models.vae import VariationalAutoencoder
+from aelab.runs.checkpoints import LoadedRun
 from tests.conftest import compose_config
 
 ORDER = ["reconstruction", "anomaly", "embedding", "denoising", "generation", "interpolation"]

@@ -11,10 +11,10 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from aelab import evaluate
-from aelab.checkpoints import LoadedRun, load_run, resolve_checkpoint
 from aelab.errors import ConfigError
 from aelab.eval import Outputs, anomaly, embedding
 from aelab.models.mlp import MLPAutoencoder
+from aelab.runs.checkpoints import LoadedRun, load_run, resolve_checkpoint
 from tests.conftest import TINY_TERRAIN, compose_config, run_cli
 
 NO_URBAN = "data.classes={flat:1,sea:1,hills:1,mountain:1,urban:0}"

@@ -6,13 +6,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aelab.checkpoints import LoadedRun
 from aelab.errors import ConfigError
 from aelab.eval import interpolation
 from aelab.models.conv import ConvAutoencoder
 from aelab.models.linear import LinearAutoencoder
 from aelab.models.mlp import MLPAutoencoder
 from aelab.models.vae import VariationalAutoencoder
+from aelab.runs.checkpoints import LoadedRun
 
 SETTINGS = {
     "pairs": 3,

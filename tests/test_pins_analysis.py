@@ -8,12 +8,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aelab.checkpoints import LoadedRun
 from aelab.data.terrain import DESCRIPTOR_NAMES, PARAM_NAMES
 from aelab.eval._anomaly_scores import plugin_scores, vae_scores
 from aelab.eval._probes import evaluate as evaluate_probes
 from aelab.metrics.detection import detection_metrics, evaluate_detector
 from aelab.models.vae import VariationalAutoencoder
+from aelab.runs.checkpoints import LoadedRun
 
 
 # --- detection metrics --------------------------------------------------------------------------

@@ -7,12 +7,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aelab.checkpoints import LoadedRun
 from aelab.data.terrain import DESCRIPTOR_NAMES, PARAM_NAMES, TerrainDataModule
 from aelab.eval import Outputs, _probes
 from aelab.metrics import probes
 from aelab.metrics.pca import fit_pca
 from aelab.models.mlp import MLPAutoencoder
+from aelab.runs.checkpoints import LoadedRun
 
 TARGETS = DESCRIPTOR_NAMES + PARAM_NAMES
 

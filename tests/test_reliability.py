@@ -17,7 +17,7 @@ from aelab.checkpoint_io import AtomicCheckpointIO
 from aelab.data.terrain import TerrainDataModule
 from aelab.errors import NonFiniteLossError
 from aelab.models.mlp import MLPAutoencoder
-from aelab.results import atomic_write_text
+from aelab.runs.atomic import atomic_write_text
 from tests.conftest import load_results, run_cli
 
 SMALL = ["data.val_size=64", "data.test_size=64", "data.batch_size=64", "~logger"]

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from aelab.data.terrain import TerrainDataModule, TerrainGenerator, grid_points
 from aelab.metrics import resampling
 from aelab.metrics.resampling import GRID, Resampling
-from aelab.checkpoints import LoadedRun
-from aelab.data.terrain import TerrainDataModule, TerrainGenerator, grid_points
 from aelab.models.mlp import MLPAutoencoder
+from aelab.runs.checkpoints import LoadedRun
 
 # generate(300, seed=[7, 2]) as it was before sampling on other points existed: sums of heights,
 # of squared heights, of descriptors and of parameters, the first labels and one height.

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal
 
-from aelab.checkpoints import LoadedRun
 from aelab.errors import ConfigError
 from aelab.eval import Outputs, anomaly
 from aelab.eval._anomaly_scores import plugin_scores, vae_scores
 from aelab.models.vae import VariationalAutoencoder
+from aelab.runs.checkpoints import LoadedRun
 from tests.conftest import compose_config
 
 

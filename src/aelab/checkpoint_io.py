@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from aelab.results import atomic_open
+from aelab.runs.atomic import atomic_open
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from aelab.resume import run_dir
+from aelab.runs.resume import run_dir
 
 _PACKAGED = Path(__file__).parent / "conf"
 CONFIG_DIR = str(_PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "conf")

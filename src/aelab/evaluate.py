@@ -1,6 +1,6 @@
 """aelab-eval: rebuild a trained autoencoder from its checkpoint and run the evaluation tasks.
 
-Thin Hydra entry point: load the run (``aelab.checkpoints``), select the tasks of the registry
+Thin Hydra entry point: load the run (``aelab.runs.checkpoints``), select the tasks of the registry
 ``aelab.eval`` (``task=all``: every task the run supports), run each on the test split, and write
 ``eval.json`` (each task's results), PNG figures and TensorBoard entries into the eval run
 directory. The tasks (reconstruction, anomaly, embedding, denoising, generation, interpolation)
@@ -8,6 +8,7 @@ are the modules of ``aelab.eval``; ``docs/adding-a-task.md`` shows how to add on
 """
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from aelab.checkpoints import load_run
 from aelab.config import CONFIG_DIR
 from aelab.eval import TASKS, Outputs, headline_metrics, select_tasks
-from aelab.results import write_json
-from aelab.task import run_task
+from aelab.plugins import require_plugins
+from aelab.runs.atomic import write_json
+from aelab.runs.checkpoints import load_run
+from aelab.runs.job import run_task
 
 log = logging.getLogger("aelab.eval")
 
@@ -78,8 +80,14 @@ def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def main(cfg: DictConfig) -> float:
+def _main(cfg: DictConfig) -> float:
     return run_task(cfg, evaluate, print_summary)
+
+
+def main() -> None:
+    """aelab-eval: the Hydra app, after checking the plugins the command line needs."""
+    require_plugins(sys.argv[1:])
+    _main()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from aelab.config import CONFIG_DIR
 from aelab.plugins import require_plugins
-from aelab.task import run_task
+from aelab.runs.job import run_task
 
 if TYPE_CHECKING:
     import lightning as L
@@ -31,8 +31,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     import torch
 
     from aelab.errors import ConfigError
-    from aelab.resume import checkpoint_to_resume
     from aelab.runs.build import build_run, run_callbacks
+    from aelab.runs.resume import checkpoint_to_resume
     from aelab.schema import validate_train_config
     from aelab.threads import job_threads
 

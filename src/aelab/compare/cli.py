@@ -9,7 +9,7 @@ from aelab.compare.figures import curve_figure
 from aelab.compare.report import report_csv, report_markdown
 from aelab.compare.runs import load_jobs
 from aelab.compare.tensorboard import write_tensorboard
-from aelab.results import atomic_write_bytes, atomic_write_text
+from aelab.runs.atomic import atomic_write_bytes, atomic_write_text
 
 DEFAULT_METRICS = ["test/mse", "test/mse_over_pca"]
 EXIT_NO_RESULTS = 1

@@ -22,12 +22,12 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig
 from torch import Tensor
 
-from aelab.checkpoints import LoadedRun
 from aelab.errors import ConfigError
 from aelab.eval._anomaly_scores import check_score, model_scores
 from aelab.eval._outputs import Outputs
 from aelab.metrics.detection import evaluate_detector
 from aelab.metrics.pca import fit_pca
+from aelab.runs.checkpoints import LoadedRun
 
 NAME = "anomaly"
 ORDER = 20

@@ -9,9 +9,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from aelab.checkpoints import LoadedRun
 from aelab.eval._outputs import Outputs
 from aelab.metrics.denoising import check_noise, curve_figure, denoising_curve, quality
+from aelab.runs.checkpoints import LoadedRun
 
 NAME = "denoising"
 ORDER = 40

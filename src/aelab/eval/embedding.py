@@ -15,12 +15,12 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig
 from torch import Tensor
 
-from aelab.checkpoints import LoadedRun
 from aelab.errors import ConfigError
 from aelab.eval import _probes
 from aelab.eval._outputs import Outputs
 from aelab.metrics.pca import fit_pca
 from aelab.metrics.plots import to_rgb
+from aelab.runs.checkpoints import LoadedRun
 
 NAME = "embedding"
 ORDER = 30

@@ -14,8 +14,8 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from aelab.checkpoints import LoadedRun
 from aelab.eval._outputs import Outputs
+from aelab.runs.checkpoints import LoadedRun
 
 NAME = "generation"
 ORDER = 50

@@ -26,9 +26,9 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig
 from torch import Tensor
 
-from aelab.checkpoints import LoadedRun
 from aelab.errors import ConfigError
 from aelab.eval._outputs import Outputs
+from aelab.runs.checkpoints import LoadedRun
 
 NAME = "interpolation"
 ORDER = 60

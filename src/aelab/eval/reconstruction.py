@@ -10,9 +10,9 @@ import torch
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
-from aelab.checkpoints import LoadedRun
 from aelab.eval._outputs import Outputs
 from aelab.metrics.pca import fit_pca
+from aelab.runs.checkpoints import LoadedRun
 
 NAME = "reconstruction"
 ORDER = 10

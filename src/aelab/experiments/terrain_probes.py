@@ -6,8 +6,8 @@ training codes and scored on the test split, over all classes (pooled) and withi
 for the AE's code and for closed-form PCA's at the same m.
 """
 
-from aelab.metrics.probe_tables import order_table, per_class_figure, target_table
 from aelab.experiments._context import Context, ExperimentError, Job, Section
+from aelab.metrics.probe_tables import order_table, per_class_figure, target_table
 
 DOC = "README.md"
 EVAL = ("task=[embedding]",)

@@ -12,9 +12,9 @@ import json
 
 from matplotlib.figure import Figure
 
-from aelab.metrics import resampling
-from aelab.checkpoints import load_run
 from aelab.experiments._context import Context, ExperimentError, Job, Section
+from aelab.metrics import resampling
+from aelab.runs.checkpoints import load_run
 
 DOC = "docs/experiments.md"
 RESOLUTIONS = (5, 10, 20, 40)

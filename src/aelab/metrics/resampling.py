@@ -104,7 +104,7 @@ def measure(
     covariance, so that every direction counts in units of its own spread, not only the
     widest one); ``<model|pca>_probe_order_<k>``.
 
-    ``run`` is a loaded terrain run (``aelab.checkpoints.LoadedRun``). Jittered point sets are
+    ``run`` is a loaded terrain run (``aelab.runs.checkpoints.LoadedRun``). Jittered point sets are
     drawn ``draws`` times (seeds 0, 1, ...) and their squared shifts averaged.
     """
     dm = run.datamodule

@@ -19,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from aelab.errors import ConfigError, NonFiniteLossError
-from aelab.results import write_json
+from aelab.runs.atomic import write_json
 
 log = logging.getLogger("aelab")
 

@@ -43,7 +43,7 @@ def run_dir(ckpt_path: object, log_dir: str, stamp: str) -> str:
 
 def checkpoint_to_resume(ckpt_path: object, output_dir: Path, multirun: bool) -> str | None:
     """The checkpoint file to resume from, checked to be a readable aelab checkpoint."""
-    from aelab.checkpoints import read_checkpoint
+    from aelab.runs.checkpoints import read_checkpoint
 
     if ckpt_path is None or str(ckpt_path).strip() == "":
         return None
