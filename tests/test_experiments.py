@@ -92,6 +92,9 @@ def test_an_evaluation_hash_covers_only_the_settings_of_the_tasks_it_runs():
     embedding = digest("task=[embedding]")
     assert digest("task=[embedding]", "probe.max_fit=5") != embedding  # a declared setting
     assert digest("task=all", "interpolation.pairs=3") != digest("task=all")
+    # a data key an evaluation leaves null keeps the checkpoint's value: a new one changes nothing
+    assert digest("task=[anomaly]", "+data.path=null") == anomaly
+    assert digest("task=[anomaly]", "data.split=t10k") != anomaly
 
 
 def test_expand_follows_hydras_job_order():

@@ -4,8 +4,9 @@ An experiment's `Job`s are Hydra override lists where comma lists sweep, exactly
 command line; an `experiment=` config may add its own grid (`hydra.sweeper.params`). `expand`
 turns one `Job` into its single runs in the order Hydra numbers them. `config_hash` composes every
 run with Hydra's compose API (nothing is run), drops the keys that cannot change a result (paths,
-logging, threads, the checkpoint to resume, the settings of evaluation tasks a job does not run)
-and hashes what is left: a changed default changes it.
+logging, threads, the checkpoint to resume, the settings of evaluation tasks a job does not run,
+an evaluation's data keys left null, which keep the checkpoint's value) and hashes what is left:
+a changed default changes it.
 """
 
 import hashlib
@@ -109,9 +110,16 @@ def composed(app: str, overrides: Sequence[str]) -> dict[str, Any]:
         *IGNORED_KEYS,
         CHECKPOINT_KEY,
         *(_unused_task_settings(container) if app == "eval" else ()),
+        *(_kept_data_keys(container) if app == "eval" else ()),
     ):
         _drop(container, key)
     return OmegaConf.to_container(OmegaConf.create(container), resolve=True)
+
+
+def _kept_data_keys(container: dict[str, Any]) -> list[str]:
+    """An evaluation's ``data.<key>: null`` keeps the checkpoint's value: no override at all."""
+    data = container.get("data") or {}
+    return [f"data.{key}" for key, value in data.items() if value is None]
 
 
 def _unused_task_settings(container: dict[str, Any]) -> list[str]:
