@@ -39,6 +39,18 @@ def cfg_for():
     return compose_config
 
 
+@pytest.fixture(scope="session")
+def file_overrides(tmp_path_factory):
+    """``data.path=...`` for the data options that read their input shape from a file.
+
+    ``file_overrides("array")`` is ``["data.path=<a tiny .npy of 64 x 16 vectors>"]``; other data
+    options need no file: ``[]``.
+    """
+    path = tmp_path_factory.mktemp("array") / "vectors.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(64, 16)).astype(np.float32))
+    return lambda data: [f"data.path={path}"] if data == "array" else []
+
+
 def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
     """Write an unsigned-byte IDX file (the MNIST format), gzipped by default."""
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(

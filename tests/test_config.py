@@ -39,8 +39,8 @@ def test_every_group_option_composes(override):
 
 
 @pytest.mark.parametrize("data", options("data"))
-def test_datamodules_instantiate_without_touching_files(data):
-    dm = instantiate(compose_config(f"data={data}").data)
+def test_datamodules_instantiate_without_touching_files(data, file_overrides):
+    dm = instantiate(compose_config(f"data={data}", *file_overrides(data)).data)  # array: a header
     assert dm.input_dim == dm.input_shape[0] * dm.input_shape[1] * dm.input_shape[2]
 
 

@@ -139,14 +139,15 @@ SHIPPED = [
 
 
 @pytest.mark.parametrize("override", SHIPPED)
-def test_every_shipped_option_passes(override):
-    assert validation_error(override) is None
+def test_every_shipped_option_passes(override, file_overrides):
+    data = override.removeprefix("data=") if override.startswith("data=") else None
+    assert validation_error(override, *file_overrides(data)) is None
 
 
 @pytest.mark.parametrize("model", options("model"))
 @pytest.mark.parametrize("data", options("data"))
-def test_every_model_and_data_recipe_passes(model, data):
-    assert validation_error(f"model={model}", f"data={data}") is None
+def test_every_model_and_data_recipe_passes(model, data, file_overrides):
+    assert validation_error(f"model={model}", f"data={data}", *file_overrides(data)) is None
 
 
 # --- classes that declare nothing: inherited declarations, then annotations --------------------

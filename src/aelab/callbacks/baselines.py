@@ -44,7 +44,7 @@ class BaselineMetrics(L.Callback):
         self.noise_range = low, high = datamodule.value_range
         # the expected error of answering the training mean whatever the input, on noise uniform
         # over [low, high]: its variance plus its mean's distance from the data mean
-        mean = x_train.flatten(1).double().mean(dim=0)
+        mean = self.pca["pca_mse"].mean  # the training mean, float64 (read in chunks if mapped)
         offset = ((low + high) / 2 - mean) ** 2
         self.noise_mse_mean = (high - low) ** 2 / 12 + float(offset.mean())
 

@@ -1,14 +1,48 @@
 """In-memory batching: slices of tensors in a seeded per-epoch permutation.
 
-Both datasets fit in memory, so a `DataLoader` collating sample by sample costs more than the
+The datasets fit in memory, so a `DataLoader` collating sample by sample costs more than the
 model on small nets. `TensorBatches` keeps each split as a dict of tensors (moved once to the
 training device) and yields dict slices; under data parallelism each rank takes its own shard.
+
+A split too large for memory is a tensor over a memory-mapped file (`mapped_tensor`): it stays
+where it is, on the CPU, and each batch gathers only its own rows from the file (the DataModule
+then moves the batch to the device). `is_mapped` tells such tensors apart, so whatever reads a
+whole split (`aelab.metrics.pca`) reads it in chunks.
 """
 
+import weakref
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
+
+_MAPPED: dict[int, tuple[int, int]] = {}  # id of a memory map -> its address range [start, end)
+
+
+def mapped_tensor(array: np.ndarray) -> Tensor:
+    """A tensor over `array`, a view of a ``np.memmap``, without a copy; `is_mapped` knows it.
+
+    The whole map is registered for as long as it lives (the tensor keeps it alive).
+    """
+    base = array
+    while not isinstance(base, np.memmap) and isinstance(base.base, np.ndarray):
+        base = base.base
+    if not isinstance(base, np.memmap):
+        raise TypeError("mapped_tensor needs a view of a np.memmap")
+    if id(base) not in _MAPPED:
+        start = base.ctypes.data
+        _MAPPED[id(base)] = (start, start + base.nbytes)
+        weakref.finalize(base, _MAPPED.pop, id(base), None)
+    return torch.from_numpy(array)
+
+
+def is_mapped(tensor: Tensor) -> bool:
+    """Whether `tensor` lies in a memory map of `mapped_tensor` (reading it whole reads a file)."""
+    if tensor.device.type != "cpu" or not _MAPPED or tensor.numel() == 0:
+        return False
+    address = tensor.data_ptr()
+    return any(start <= address < end for start, end in list(_MAPPED.values()))
 
 
 class TensorBatches:
@@ -51,9 +85,10 @@ class TensorBatches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _move_to_device(self) -> None:
-        if self.device is not None:
+        """Move the splits to the device once; memory-mapped ones stay (batches move alone)."""
+        if self.device is not None and not any(is_mapped(t) for t in self.tensors.values()):
             self.tensors = {k: t.to(self.device) for k, t in self.tensors.items()}
-            self.device = None
+        self.device = None
 
     def _indices(self) -> Tensor | None:
         """This rank's sample order for the current epoch; None means 0..N-1 in order."""

@@ -4,6 +4,10 @@ Files are the four standard IDX files (``.gz`` or uncompressed), looked up in ``
 torchvision's layout ``data_dir/MNIST/raw``. ``split=official`` uses the 60k training images
 (validation carved from them) and the 10k test images; ``split=t10k`` carves train/val/test,
 seeded, from the 10k test images alone.
+
+The pieces other datasets share live here too: `ImageFilesDataModule` (labelled images from a
+training and a test file, split with a seed, one-class runs) and `IDXDataModule` (the IDX files
+of MNIST's format, which Fashion-MNIST and KMNIST use as well), with their `files_schema`.
 """
 
 import gzip
@@ -25,7 +29,7 @@ from aelab.data.base import (
 from aelab.errors import ConfigError
 from aelab.schema.keys import Context, Key, Target
 from aelab.schema.message import violation
-from aelab.schema.types import Choice, Flag, Members, Text
+from aelab.schema.types import Choice, Flag, Members, Text, ValueType, is_integer
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,8 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES or raw[3] == 0:
         raise ConfigError(
             f"{path} is not an IDX file (bad magic number {raw[:4].hex() or 'none'}); "
-            "expected the MNIST files from yann.lecun.com or torchvision"
+            "expected the files of MNIST, Fashion-MNIST or KMNIST as their sites or torchvision "
+            "give them"
         )
     ndim = raw[3]
     header = 4 + 4 * ndim
@@ -66,23 +71,26 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
-def find_file(data_dir: Path, stem: str) -> Path | None:
-    for folder in (data_dir, data_dir / "MNIST" / "raw"):
+def find_file(data_dir: Path, stem: str, folder: str = "MNIST") -> Path | None:
+    """`stem` (.gz or not) in `data_dir` or in torchvision's ``data_dir/<folder>/raw``."""
+    for place in (data_dir, data_dir / folder / "raw"):
         for name in (stem + ".gz", stem):
-            if (folder / name).is_file():
-                return folder / name
+            if (place / name).is_file():
+                return place / name
     return None
 
 
-def download(data_dir: Path, stems: list[str]) -> str | None:
-    """Download the missing files with torchvision's mirrors; returns the error, if any."""
-    from torchvision.datasets import MNIST
+def download(data_dir: Path, stems: list[str], source: str = "MNIST") -> str | None:
+    """Download the missing files with the mirrors of torchvision's dataset class `source`
+    (MNIST, FashionMNIST, KMNIST); returns the error, if any."""
+    import torchvision.datasets
     from torchvision.datasets.utils import download_url
 
-    md5 = dict(MNIST.resources)
+    dataset = getattr(torchvision.datasets, source)
+    md5 = dict(dataset.resources)
     error = None
     for stem in stems:
-        for mirror in MNIST.mirrors:
+        for mirror in dataset.mirrors:
             try:
                 download_url(mirror + stem + ".gz", str(data_dir), md5=md5[stem + ".gz"])
                 error = None
@@ -94,79 +102,123 @@ def download(data_dir: Path, stems: list[str]) -> str | None:
     return None
 
 
-# --- the config schema's sizes and rule -------------------------------------------------------
+# --- the config schema of datasets read from files --------------------------------------------
 MNIST_IMAGES = {"official": (60000, 10000), "t10k": (0, 10000)}  # (train file, test file)
 
 
-def _split_sizes(values: dict[str, Any]) -> dict[str, int]:
-    """Samples per split key, as `MNISTDataModule.build_splits` carves them from the files."""
-    train_file, test_file = MNIST_IMAGES[values["split"]]
-    val, test = values["val_size"], values["test_size"]
-    if values["split"] == "t10k":
-        train = values["train_size"] or test_file - val - test
-    else:
-        train = values["train_size"] or train_file - val
-        test = min(test, test_file)
-    return {"train_size": train, "val_size": val, "test_size": test}
+class ClassList(ValueType):
+    """A non-empty list of class ids (0 .. n - 1) or class names."""
 
-
-def _sizes_fit(ctx: Context) -> None:
-    """The splits fit in the fixed MNIST files (official: 60k train / 10k test; t10k: 10k)."""
-    split, val, test = ctx["data.split"], ctx["data.val_size"], ctx["data.test_size"]
-    train_file, test_file = MNIST_IMAGES[split]
-    if split == "official" and val >= train_file:
-        raise violation(
-            "data.val_size",
-            f"smaller than the {train_file} training images (the rest trains)",
-            val,
-            1000,
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = tuple(names)
+        self.phrase = (
+            f"a non-empty list of class ids 0..{len(self.names) - 1} or names "
+            f"({', '.join(self.names)})"
         )
-    total = (ctx["data.train_size"] or 1) + val + test
-    if split == "t10k" and total > test_file:
-        raise violation(
-            "data.train_size + data.val_size + data.test_size",
-            f"at most the {test_file} images of the t10k file (one at least to train)",
-            total,
-            1000,
-            example_key="data.val_size",
+
+    def fits(self, value: Any) -> bool:
+        return (
+            isinstance(value, list | tuple)
+            and len(value) > 0
+            and all((is_integer(v) and 0 <= v < len(self.names)) or v in self.names for v in value)
         )
 
 
-class MNISTDataModule(InMemoryDataModule):
-    """MNIST digits; batches are dicts with ``x`` (N, 1, 28, 28) in [0, 1] and ``label``."""
+def classes_key(names: tuple[str, ...]) -> Key:
+    """The ``classes`` key of a labelled dataset: the classes of train/val (null: all)."""
+    return Key("classes", ClassList(names), [0], nullable=True, note="(null: every class)")
 
-    SCHEMA = Target(
+
+def files_schema(data_dir: str, images: dict[str, tuple[int, int]], classes: Key) -> Target:
+    """The SCHEMA of an `ImageFilesDataModule`: its keys, and sizes that fit in its files.
+
+    `images` gives, per split, the images of the training and the test file it uses, e.g.
+    `MNIST_IMAGES`; the split using no training file is the one carved from the test file.
+    `classes` is the key listing the classes to train on (MNIST's ``digits``, else
+    `classes_key`).
+    """
+    test_only = next(name for name, (train_file, _) in images.items() if train_file == 0)
+
+    def split_sizes(values: dict[str, Any]) -> dict[str, int]:
+        """Samples per split key, as `ImageFilesDataModule.build_splits` carves them."""
+        train_file, test_file = images[values["split"]]
+        val, test = values["val_size"], values["test_size"]
+        if values["split"] == test_only:
+            train = values["train_size"] or test_file - val - test
+        else:
+            train = values["train_size"] or train_file - val
+            test = min(test, test_file)
+        return {"train_size": train, "val_size": val, "test_size": test}
+
+    def sizes_fit(ctx: Context) -> None:
+        """The splits fit in the dataset's fixed files."""
+        split, val, test = ctx["data.split"], ctx["data.val_size"], ctx["data.test_size"]
+        train_file, test_file = images[split]
+        if split != test_only and val >= train_file:
+            raise violation(
+                "data.val_size",
+                f"smaller than the {train_file} training images (the rest trains)",
+                val,
+                1000,
+            )
+        total = (ctx["data.train_size"] or 1) + val + test
+        if split == test_only and total > test_file:
+            raise violation(
+                "data.train_size + data.val_size + data.test_size",
+                f"at most the {test_file} images of the {test_only} file (one at least to train)",
+                total,
+                1000,
+                example_key="data.val_size",
+            )
+
+    return Target(
         keys=(
-            Key("data_dir", Text(), "data/mnist"),
-            Key("split", Choice(SPLITS), "official"),
+            Key("data_dir", Text(), data_dir),
+            Key("split", Choice(tuple(images)), "official"),
             Key("download", Flag(), True),
-            *split_keys(50000, nullable_train=True),
-            Key(
-                "digits", Members(range(10), "a non-empty list of digits 0..9"), [3], nullable=True
-            ),
+            *split_keys(images["official"][0] - 10000, nullable_train=True),
+            classes,
             *loader_keys(256),
         ),
-        rules=(_sizes_fit,),
-        split_sizes=_split_sizes,
+        rules=(sizes_fit,),
+        split_sizes=split_sizes,
         sample_bytes=image_sample_bytes,
     )
 
+
+# --- labelled images from a training and a test file ------------------------------------------
+class ImageFilesDataModule(InMemoryDataModule):
+    """Labelled images from a dataset's training and test files, split with a seed.
+
+    ``split=official`` carves validation from the training file and tests on the test file; the
+    split `TEST_ONLY` carves train/val/test from the test file alone. ``classes`` (ids or names)
+    keeps only those classes in train/val (one-class runs; test keeps every class). Subclasses
+    name the dataset and read its files (`_ensure_files`, `_load`).
+    """
+
+    NAME = "images"  # the dataset, in messages
+    CLASS_NAMES: tuple[str, ...] = ()
+    INPUT_SHAPE: tuple[int, int, int] = (1, 28, 28)
+    TEST_ONLY = "t10k"  # the split carved from the test file alone
+    CLASSES_KEY = "classes"  # the config key listing the classes to train on
+
     def __init__(
         self,
-        data_dir: str = "data/mnist",
+        data_dir: str,
         split: str = "official",
         download: bool = True,
         train_size: int | None = None,
         val_size: int = 1000,
         test_size: int = 1000,
-        digits: list[int] | None = None,
+        classes: list[int | str] | None = None,
         batch_size: int = 256,
         eval_batch_size: int | None = None,
         seed: int = 1234,
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed, eval_batch_size=eval_batch_size)
-        if split not in SPLITS:
-            raise ConfigError(f"data.split must be one of {', '.join(SPLITS)}, got {split!r}")
+        splits = ("official", self.TEST_ONLY)
+        if split not in splits:
+            raise ConfigError(f"data.split must be one of {', '.join(splits)}, got {split!r}")
         for name, size in (("val_size", val_size), ("test_size", test_size)):
             if not isinstance(size, int) or size <= 0:
                 raise ConfigError(f"data.{name} must be a positive integer, got {size!r}")
@@ -174,25 +226,43 @@ class MNISTDataModule(InMemoryDataModule):
             raise ConfigError(
                 f"data.train_size must be a positive integer or null, got {train_size!r}"
             )
-        if digits is not None:
-            digits = list(digits)
-            if not digits or any(d not in range(10) for d in digits):
-                raise ConfigError(f"data.digits must list digits 0..9, got {digits!r}")
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.split_name = split
         self.download = download
         self.train_size = train_size
         self.val_size = val_size
         self.test_size = test_size
-        self.digits = digits
+        self.classes = None if classes is None else list(classes)
+        self.keep = None if classes is None else self._class_ids(self.classes)
 
+    def _class_ids(self, classes: list[int | str]) -> list[int]:
+        """Class ids of `classes` (ids or names), or a one-line error naming the key."""
+        names = self.CLASS_NAMES
+        allowed = ClassList(names)
+        if not allowed.fits(classes):
+            raise ConfigError(
+                f"data.{self.CLASSES_KEY} must be {allowed.phrase}, got {classes!r}; "
+                f"e.g. data.{self.CLASSES_KEY}=[0]"
+            )
+        return [c if is_integer(c) else names.index(c) for c in classes]
+
+    # --- what a subclass provides -------------------------------------------------------------
+    def _ensure_files(self) -> None:
+        """Check (or download) the files the split needs; `ConfigError` naming them if absent."""
+        raise NotImplementedError
+
+    def _load(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Images (N, H, W) or (N, C, H, W) uint8 and labels (N,) of the ``train``/``test`` file."""
+        raise NotImplementedError
+
+    # --- declarations -------------------------------------------------------------------------
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (1, 28, 28)
+        return self.INPUT_SHAPE
 
     @property
     def class_names(self) -> list[str]:
-        return [str(d) for d in range(10)]
+        return list(self.CLASS_NAMES)
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -200,56 +270,25 @@ class MNISTDataModule(InMemoryDataModule):
 
     @property
     def trained_classes(self) -> list[int]:
-        """The digits of the training split: ``digits`` when set, else all ten."""
-        return sorted(set(self.digits)) if self.digits is not None else list(range(10))
+        """The classes of the training split: those listed in the classes key, else all."""
+        if self.keep is not None:
+            return sorted(set(self.keep))
+        return list(range(len(self.class_names)))
 
-    def _load(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        images = read_idx(self._path(f"{kind}_images"))
-        labels = read_idx(self._path(f"{kind}_labels"))
-        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
-            raise ConfigError(
-                f"MNIST {kind} files in {self.data_dir} disagree: images {images.shape}, labels "
-                f"{labels.shape}; expected (N, 28, 28) and (N,)"
-            )
-        return images, labels
-
-    def _path(self, key: str) -> Path:
-        path = find_file(self.data_dir, FILES[key])
-        if path is None:
-            raise ConfigError(f"missing {FILES[key]}[.gz] in {self.data_dir}")
-        return path
-
-    def _ensure_files(self) -> None:
-        kinds = ["test"] if self.split_name == "t10k" else ["train", "test"]
-        stems = [FILES[f"{k}_{part}"] for k in kinds for part in ("images", "labels")]
-        missing = [s for s in stems if find_file(self.data_dir, s) is None]
-        if not missing:
-            return
-        reason = "data.download=false"
-        if self.download:
-            log.info("downloading MNIST into %s", self.data_dir)
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            reason = download(self.data_dir, missing)
-            if reason is None:
-                return
-        raise ConfigError(
-            f"MNIST files not found in {self.data_dir} ({reason}); expected "
-            f"{', '.join(s + '.gz' for s in FILES.values())} (split=t10k needs only the two "
-            "t10k files); fix: copy them there or point data.data_dir=<dir> at them"
-        )
-
+    # --- the splits ---------------------------------------------------------------------------
     def build_splits(self) -> dict[str, Split]:
         self._ensure_files()
         rng = np.random.default_rng(self.seed)
         test_x, test_y = self._load("test")
-        if self.split_name == "t10k":
+        if self.split_name == self.TEST_ONLY:
             order = rng.permutation(len(test_x))
             train_size = self.train_size or len(test_x) - self.val_size - self.test_size
             sizes = (train_size, self.val_size, self.test_size)
             if sum(sizes) > len(test_x) or train_size <= 0:
                 raise ConfigError(
-                    f"train/val/test sizes {sizes} exceed the {len(test_x)} images of the t10k "
-                    "file; lower data.train_size, data.val_size or data.test_size"
+                    f"train/val/test sizes {sizes} exceed the {len(test_x)} images of the "
+                    f"{self.TEST_ONLY} file; lower data.train_size, data.val_size or "
+                    "data.test_size"
                 )
             cut = np.cumsum(sizes)
             parts = {
@@ -275,16 +314,113 @@ class MNISTDataModule(InMemoryDataModule):
                 "val": (train_x[val], train_y[val]),
                 "test": (test_x[test], test_y[test]),
             }
-        if self.digits is not None:  # one-class experiments: only the listed digits to learn from
+        if self.keep is not None:  # one-class experiments: only the listed classes to learn from
             for name in ("train", "val"):
                 images, labels = splits[name]
-                keep = np.isin(labels, self.digits)
+                keep = np.isin(labels, self.keep)
                 if not keep.any():
-                    raise ConfigError(f"no {name} images of digits {self.digits}")
+                    raise ConfigError(f"no {name} images of {self.CLASSES_KEY} {self.classes}")
                 splits[name] = (images[keep], labels[keep])
         return {name: self._to_split(*arrays) for name, arrays in splits.items()}
 
     @staticmethod
     def _to_split(images: np.ndarray, labels: np.ndarray) -> Split:
         x = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.float32) / 255.0
-        return {"x": x.unsqueeze(1), "label": torch.as_tensor(labels.astype(np.int64))}
+        x = x.unsqueeze(1) if x.ndim == 3 else x  # gray (N, H, W) -> (N, 1, H, W)
+        return {"x": x, "label": torch.as_tensor(labels.astype(np.int64))}
+
+
+# --- the IDX files of MNIST's format ----------------------------------------------------------
+class IDXDataModule(ImageFilesDataModule):
+    """Gray 28 x 28 images in the four IDX files of MNIST's format (`FILES`).
+
+    `TORCHVISION` names torchvision's dataset class: its download mirrors, and its folder
+    ``data_dir/<TORCHVISION>/raw`` where the files are looked up too.
+    """
+
+    TORCHVISION = "MNIST"
+
+    def _load(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        images = read_idx(self._path(f"{kind}_images"))
+        labels = read_idx(self._path(f"{kind}_labels"))
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
+            raise ConfigError(
+                f"{self.NAME} {kind} files in {self.data_dir} disagree: images {images.shape}, "
+                f"labels {labels.shape}; expected (N, 28, 28) and (N,)"
+            )
+        if labels.size and int(labels.max()) >= len(self.CLASS_NAMES):
+            raise ConfigError(
+                f"{self.NAME} {kind} labels in {self.data_dir} reach {int(labels.max())}; "
+                f"expected class ids 0..{len(self.CLASS_NAMES) - 1}: replace the files"
+            )
+        return images, labels
+
+    def _path(self, key: str) -> Path:
+        path = find_file(self.data_dir, FILES[key], self.TORCHVISION)
+        if path is None:
+            raise ConfigError(f"missing {FILES[key]}[.gz] in {self.data_dir}")
+        return path
+
+    def _ensure_files(self) -> None:
+        kinds = ["test"] if self.split_name == self.TEST_ONLY else ["train", "test"]
+        stems = [FILES[f"{k}_{part}"] for k in kinds for part in ("images", "labels")]
+        missing = [s for s in stems if find_file(self.data_dir, s, self.TORCHVISION) is None]
+        if not missing:
+            return
+        reason = "data.download=false"
+        if self.download:
+            log.info("downloading %s into %s", self.NAME, self.data_dir)
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            reason = download(self.data_dir, missing, self.TORCHVISION)
+            if reason is None:
+                return
+        raise ConfigError(
+            f"{self.NAME} files not found in {self.data_dir} ({reason}); expected "
+            f"{', '.join(s + '.gz' for s in FILES.values())} (split={self.TEST_ONLY} needs only "
+            f"the two {self.TEST_ONLY} files); fix: copy them there or point "
+            "data.data_dir=<dir> at them"
+        )
+
+
+class MNISTDataModule(IDXDataModule):
+    """MNIST digits; batches are dicts with ``x`` (N, 1, 28, 28) in [0, 1] and ``label``."""
+
+    NAME = "MNIST"
+    CLASS_NAMES = tuple(str(d) for d in range(10))
+    CLASSES_KEY = "digits"
+    SCHEMA = files_schema(
+        "data/mnist",
+        MNIST_IMAGES,
+        Key("digits", Members(range(10), "a non-empty list of digits 0..9"), [3], nullable=True),
+    )
+
+    def __init__(
+        self,
+        data_dir: str = "data/mnist",
+        split: str = "official",
+        download: bool = True,
+        train_size: int | None = None,
+        val_size: int = 1000,
+        test_size: int = 1000,
+        digits: list[int] | None = None,
+        batch_size: int = 256,
+        eval_batch_size: int | None = None,
+        seed: int = 1234,
+    ) -> None:
+        super().__init__(
+            data_dir=data_dir,
+            split=split,
+            download=download,
+            train_size=train_size,
+            val_size=val_size,
+            test_size=test_size,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            seed=seed,
+        )
+        if digits is not None:
+            digits = list(digits)
+            if not digits or any(d not in range(10) for d in digits):
+                raise ConfigError(f"data.digits must list digits 0..9, got {digits!r}")
+        self.digits = digits
+        self.classes = self.keep = digits

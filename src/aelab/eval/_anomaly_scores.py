@@ -18,9 +18,15 @@ VAE_SCORES = ("elbo", "iwae", "plugin")
 
 
 def reconstruction_scores(run, x: Tensor) -> Tensor:
-    """Per-sample summed squared error of the model's reconstruction, shape (N,)."""
-    x_hat = run.reconstruct(x)
-    return ((x_hat - x) ** 2).flatten(1).sum(dim=1).double()
+    """Per-sample summed squared error of the model's reconstruction, shape (N,).
+
+    Scored batch by batch, so a memory-mapped split is never reconstructed whole.
+    """
+
+    def sse(batch: Tensor) -> Tensor:
+        return ((run.model.reconstruct(batch) - batch) ** 2).flatten(1).sum(dim=1).double()
+
+    return run.apply(sse, x)
 
 
 def check_score(settings) -> None:

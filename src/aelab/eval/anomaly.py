@@ -39,16 +39,17 @@ SAMPLING_BIAS_CLASSES = {"mountain": 1.0}  # the windows of the sampling-bias pr
 
 # --- which test samples are anomalies -----------------------------------------------------------
 def class_ids(names: list[Any], class_names: list[str]) -> list[int]:
-    """Class ids from names or ids (``anomaly.normal_classes``)."""
+    """Class ids from names or ids (``anomaly.normal_classes``): a name first, else an id."""
     ids = []
     for name in names:
-        if str(name) in class_names:
+        if not isinstance(name, bool) and str(name) in class_names:
             ids.append(class_names.index(str(name)))
-        elif isinstance(name, int) and 0 <= name < len(class_names):
+        elif isinstance(name, int) and not isinstance(name, bool) and 0 <= name < len(class_names):
             ids.append(name)
         else:
             raise ConfigError(
                 f"unknown class {name!r} in anomaly.normal_classes; known: {', '.join(class_names)}"
+                f" (or ids 0..{len(class_names) - 1}), e.g. anomaly.normal_classes=[{class_names[0]}]"
             )
     return ids
 
@@ -107,13 +108,20 @@ def available(run: LoadedRun, cfg: DictConfig) -> str | None:
     """
     settings = cfg[NAME]
     check_score(settings)
-    _, is_anomaly, _ = anomaly_test_set(run, settings)
+    _, is_anomaly, description = anomaly_test_set(run, settings)
     if bool(is_anomaly.any()) and not bool(is_anomaly.all()):
         return None
+    example = run.datamodule.class_names[0]
+    if bool(is_anomaly.all()):
+        return (
+            f"anomaly.protocol={settings.protocol} finds no normal samples in this test split "
+            f"({description}); name classes it holds, e.g. anomaly.normal_classes=[{example}]"
+        )
     return (
-        f"anomaly.protocol={settings.protocol} finds no anomalies in this test split (the model "
-        "was trained on every class in it); train one-class (data.digits=[d]) or without a class "
-        "(then anomaly=terrain_novelty), or use anomaly=terrain_sampling_bias on a terrain model"
+        f"anomaly.protocol={settings.protocol} finds no anomalies in this test split, all of "
+        f"its classes are normal ({description}); name fewer normal classes, e.g. "
+        f"anomaly.normal_classes=[{example}], or evaluate a model trained on fewer classes "
+        "(one-class; on terrain anomaly=terrain_novelty, or anomaly=terrain_sampling_bias)"
     )
 
 
@@ -166,22 +174,25 @@ def headline(result: dict[str, Any]) -> dict[str, float]:
 def score_histogram(
     scores: dict[str, Tensor], is_anomaly: Tensor, thresholds: dict[str, float], title: str
 ) -> Figure:
-    """Histograms of normal vs anomalous scores, one panel per detector, threshold marked."""
+    """Histograms of normal vs anomalous scores, one panel per detector, threshold marked.
+
+    Positive scores (squared errors) are shown on a log10 axis; scores that can be negative
+    (a VAE's -ELBO under a continuous likelihood) as they are.
+    """
     figure = Figure(figsize=(5 * len(scores), 3.6), layout="constrained")
     axes = figure.subplots(1, len(scores), squeeze=False)[0]
     anomalous = is_anomaly.bool()
     for ax, (name, s) in zip(axes, scores.items(), strict=True):
-        s = s.double().clamp_min(1e-12).log10().numpy()
+        s, threshold = s.double(), torch.tensor(thresholds[name], dtype=torch.float64)
+        logarithmic = bool((s > 0).all())
+        if logarithmic:
+            s, threshold = s.clamp_min(1e-12).log10(), threshold.clamp_min(1e-12).log10()
+        s = s.numpy()
         bins = np.histogram_bin_edges(s, bins=50)  # shared, so the two histograms compare
         ax.hist(s[~anomalous.numpy()], bins=bins, alpha=0.6, density=True, label="normal")
         ax.hist(s[anomalous.numpy()], bins=bins, alpha=0.6, density=True, label="anomalous")
-        ax.axvline(
-            torch.tensor(thresholds[name]).clamp_min(1e-12).log10().item(),
-            color="k",
-            linestyle="--",
-            label="threshold",
-        )
-        ax.set_xlabel(f"log10 score ({name})")
+        ax.axvline(threshold.item(), color="k", linestyle="--", label="threshold")
+        ax.set_xlabel(f"{'log10 ' if logarithmic else ''}score ({name})")
         ax.set_ylabel("density")
         ax.legend(fontsize=8)
     figure.suptitle(title)

@@ -1,7 +1,8 @@
 """Denoising: how much cleaner the reconstruction of a noisy test input is than the noisy input.
 
-The test inputs are corrupted at each of ``denoising.levels`` (noise ``denoising.kind``, seeded)
-and reconstructed; PSNR / SSIM of noisy and reconstructed inputs against the clean ones
+The test inputs are corrupted at each of ``denoising.levels`` (noise ``denoising.kind``, seeded,
+within the data's ``value_range``) and reconstructed; PSNR / SSIM of noisy and reconstructed
+inputs against the clean ones, the peak being the width of that range
 (`aelab.metrics.denoising`), a clean / noisy / reconstructed grid and the curves.
 """
 
@@ -29,14 +30,16 @@ def run(run: LoadedRun, cfg: DictConfig, out: Outputs) -> dict[str, Any]:
     dm = run.datamodule
     x = dm.split("test")["x"][: settings.max_samples]
     levels = list(settings.levels)
+    low, high = (float(v) for v in dm.value_range)
     rows, pictures = denoising_curve(
-        run.reconstruct, x, levels, settings.kind, dm.value_range, cfg.seed
+        run.reconstruct, x, levels, settings.kind, (low, high), cfg.seed
     )
-    clean = quality(run.reconstruct(x), x, float(dm.value_range[1] - dm.value_range[0]))
+    clean = quality(run.reconstruct(x), x, (low, high))
     k = settings.grid_samples
     grid = [x[:k]] + [part[:k] for pair in pictures for part in pair]
     return {
         "kind": settings.kind,
+        "value_range": [low, high],
         "num_samples": len(x),
         "levels": rows,
         "clean_reconstruction": clean,

@@ -1,0 +1,35 @@
+"""Fashion-MNIST as an in-memory DataModule: 1 x 28 x 28 images of clothing, pixels in [0, 1].
+
+The files are MNIST's four IDX files (same names, ``.gz`` or not), looked up in ``data_dir`` and
+in torchvision's layout ``data_dir/FashionMNIST/raw``, and downloaded with torchvision's mirrors
+where there is a network. Splits as MNIST's: ``official`` (60k train, validation carved from it,
+10k test) or ``t10k`` (train/val/test carved from the 10k test images). ``classes`` (ids or
+names) keeps only those classes in train/val, for one-class runs.
+"""
+
+from aelab.data.mnist import MNIST_IMAGES, IDXDataModule, classes_key, files_schema
+
+CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+
+class FashionMNISTDataModule(IDXDataModule):
+    """Zalando's article images; batches are dicts with ``x`` (N, 1, 28, 28) and ``label``."""
+
+    NAME = "Fashion-MNIST"
+    TORCHVISION = "FashionMNIST"
+    CLASS_NAMES = CLASS_NAMES
+    SCHEMA = files_schema("data/fashion_mnist", MNIST_IMAGES, classes_key(CLASS_NAMES))
+
+    def __init__(self, data_dir: str = "data/fashion_mnist", **kwargs) -> None:
+        super().__init__(data_dir=data_dir, **kwargs)
