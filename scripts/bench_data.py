@@ -8,10 +8,12 @@ held four ways, each through `aelab.runs.build.build_run` and the Trainer `aelab
 - ``array``: `data=array`, the same images as one `.npy` in memory;
 - ``mapped``: `data=array` with an in-memory budget below the file's size: memory-mapped.
 
-Prints seconds per epoch (median of the epochs after the first), samples per second, the ratio
-to MNIST, and the start (DataModule set-up) time; writes the figures as JSON with ``--json``.
+The four alternate over ``--rounds`` rounds (the order reversed every other round), so a drift
+of the machine's speed does not favour one. Prints seconds per epoch (the median over rounds of
+each round's median epoch after the first), samples per second, the ratio to MNIST, and the
+start (DataModule set-up) time; writes the figures as JSON with ``--json``.
 
-    python scripts/bench_data.py --epochs 4
+    python scripts/bench_data.py --epochs 4 --rounds 2
 """
 
 import argparse
@@ -51,7 +53,7 @@ def compose(overrides: list[str]):
         return hydra_compose(config_name="train", overrides=overrides, return_hydra_config=False)
 
 
-def measure(name: str, data: list[str], epochs: int, out: Path) -> dict:
+def measure(name: str, data: list[str], epochs: int, out: Path, tag: str = "") -> dict:
     """Build the run as aelab-train does, time its set-up and its epochs."""
     from omegaconf import OmegaConf
 
@@ -69,7 +71,7 @@ def measure(name: str, data: list[str], epochs: int, out: Path) -> dict:
         "+trainer.limit_val_batches=0",
         "logger=[]",
         "callbacks.progress_bar=null",
-        f"paths.output_dir={out / name}",
+        f"paths.output_dir={out / (name + tag)}",
         f"paths.data_dir={out / 'data'}",
     ]
     cfg = compose(overrides)
@@ -114,6 +116,7 @@ def write_folder(images: np.ndarray, labels: np.ndarray, folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -148,19 +151,33 @@ def main() -> None:
         first_decode = time.perf_counter() - decode_started
         print(f"image folder: {len(images)} PNG files decoded and cached in {first_decode:.1f} s")
 
-        rows = []
-        for name, data in [
+        kinds = [
             ("mnist", mnist),
             ("images", [*image_data, *held_out]),
             ("array", [*array_data, *held_out]),
             ("mapped", [*array_data, *held_out, budget]),
-        ]:
-            row = measure(name, data, args.epochs, out)
-            rows.append(row)
-            print(
-                f"{name:<7} train {row['train_samples']}  set-up {row['setup_seconds']:.2f} s  "
-                f"epoch {row['epoch_seconds']:.2f} s  {row['samples_per_second']:.0f} samples/s",
-                flush=True,
+        ]
+        measured: dict[str, list[dict]] = {name: [] for name, _ in kinds}
+        for round_ in range(args.rounds):
+            for name, data in kinds if round_ % 2 == 0 else kinds[::-1]:
+                row = measure(name, data, args.epochs, out, tag=f"_{round_}")
+                measured[name].append(row)
+                print(
+                    f"round {round_ + 1}  {name:<7} train {row['train_samples']}  set-up "
+                    f"{row['setup_seconds']:.2f} s  epoch {row['epoch_seconds']:.2f} s",
+                    flush=True,
+                )
+        rows = []
+        for name, runs in measured.items():
+            epoch = statistics.median(r["epoch_seconds"] for r in runs)
+            rows.append(
+                {
+                    "name": name,
+                    "train_samples": runs[0]["train_samples"],
+                    "setup_seconds": statistics.median(r["setup_seconds"] for r in runs),
+                    "epoch_seconds": epoch,
+                    "samples_per_second": runs[0]["train_samples"] / epoch,
+                }
             )
     reference = rows[0]["samples_per_second"]
     print("\nthroughput / MNIST's (same images, same model, one run):")
@@ -170,6 +187,7 @@ def main() -> None:
     figures = {
         "threads": torch.get_num_threads(),
         "epochs": args.epochs,
+        "rounds": args.rounds,
         "first_decode_seconds": first_decode,
         "rows": rows,
     }

@@ -24,7 +24,8 @@ from aelab.config import CONFIG_DIR
 CONFIG_NAMES = {"train": "train", "eval": "eval"}
 
 # Keys (dotted) that cannot change a result: where things are written, how progress is shown,
-# how many threads compute it, where the data files are, the checkpoint a run resumes from.
+# how many threads compute it, where the data files and caches are, the checkpoint a run resumes
+# from.
 IGNORED_KEYS = (
     "hydra",
     "paths",
@@ -38,6 +39,7 @@ IGNORED_KEYS = (
     "trainer.default_root_dir",
     "trainer.enable_progress_bar",
     "data.data_dir",
+    "data.cache_dir",
     "data.download",
 )
 # The checkpoint: a training run resumes from it; an evaluation is *of* it, so it tells evaluation

@@ -42,6 +42,7 @@ SMOKE = {  # --quick: tiny data, one short epoch
         "data.test_size=50",
         "trainer.max_epochs=1",
     ],
+    "images": ["data.val_size=10", "data.test_size=10", "trainer.max_epochs=1"],
 }
 
 
