@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/aelab-train $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal $(ARGS)  # two workers
 
 eval: $(STAMP)
 	$(BIN)/aelab-eval $(ARGS)
