@@ -44,7 +44,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from aelab.data.base import InMemoryDataModule, Split, loader_keys
+from aelab.data.base import (
+    InMemoryDataModule,
+    NameList,
+    Split,
+    held_out_count,
+    held_out_type,
+    loader_keys,
+)
 from aelab.data.loaders import mapped_tensor
 from aelab.errors import ConfigError
 from aelab.runs.atomic import atomic_open
@@ -52,10 +59,7 @@ from aelab.schema.keys import Key, Target
 from aelab.schema.memory import available_memory
 from aelab.schema.message import violation
 from aelab.schema.types import (
-    AnyOf,
     Choice,
-    Integer,
-    Number,
     Text,
     ValueType,
     is_integer,
@@ -98,20 +102,6 @@ class MemorySize(ValueType):
         return memory_limit(value) is not None
 
 
-class Names(ValueType):
-    """A non-empty list of names (numbers are read as their text)."""
-
-    def __init__(self, phrase: str) -> None:
-        self.phrase = phrase
-
-    def fits(self, value: Any) -> bool:
-        return (
-            isinstance(value, list | tuple)
-            and len(value) > 0
-            and all(isinstance(v, str) or is_integer(v) for v in value)
-        )
-
-
 class Shape(ValueType):
     phrase = "a list [C, H, W] or [H, W] of positive integers"
 
@@ -135,25 +125,12 @@ class Range(ValueType):
         )
 
 
-def held_out_type(what: str) -> ValueType:
-    return AnyOf(
-        Integer(ge=1),
-        Number(gt=0, lt=1),
-        phrase=f"a count >= 1 or a fraction in (0, 1) of the rows ({what})",
-    )
-
-
 def size_text(size: float) -> str:
     """Bytes for people: 512 B, 3.1 MiB, 2.0 GiB."""
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if size >= scale:
             return f"{size / scale:.1f} {unit}"
     return f"{int(size)} B"
-
-
-def row_count(value: int | float, total: int) -> int:
-    """A count as given, or a fraction of `total` rounded (at least 1)."""
-    return value if is_integer(value) else max(1, round(value * total))
 
 
 # --- reading the file -------------------------------------------------------------------------
@@ -536,14 +513,14 @@ class ArrayDataModule(InMemoryDataModule):
             Key("key", Text(), "x", nullable=True, note="(the data's entry in an .npz or .pt)"),
             Key("labels_path", Text(), "data/labels.npy", nullable=True),
             Key("labels_key", Text(), "labels", nullable=True),
-            Key("class_names", Names(NAMES), ["normal", "odd"], nullable=True),
-            Key("classes", Names(NAMES), ["0"], nullable=True),
+            Key("class_names", NameList(NAMES), ["normal", "odd"], nullable=True),
+            Key("classes", NameList(NAMES), ["0"], nullable=True),
             Key("shape", Shape(), [1, 28, 28], nullable=True),
             Key("standardize", Choice(STANDARDIZE), "global"),
             Key("value_range", Range(), [0.0, 1.0], nullable=True),
-            Key("train_size", held_out_type("null: the rest"), 0.8, nullable=True),
-            Key("val_size", held_out_type("validation"), 0.1),
-            Key("test_size", held_out_type("test"), 0.1),
+            Key("train_size", held_out_type("null: the rest", "the rows"), 0.8, nullable=True),
+            Key("val_size", held_out_type("validation", "the rows"), 0.1),
+            Key("test_size", held_out_type("test", "the rows"), 0.1),
             Key("in_memory_limit", MemorySize(), "2GiB", nullable=True),
             Key("cache_dir", Text(), "data/cache"),
             *loader_keys(256),
@@ -670,8 +647,8 @@ class ArrayDataModule(InMemoryDataModule):
         return tuple([1] * (3 - len(sample)) + list(sample))
 
     def _held_out_sizes(self) -> dict[str, int]:
-        val = row_count(self.settings["val_size"], self.rows)
-        test = row_count(self.settings["test_size"], self.rows)
+        val = held_out_count(self.settings["val_size"], self.rows)
+        test = held_out_count(self.settings["test_size"], self.rows)
         if val + test >= self.rows:
             raise violation(
                 "data.val_size + data.test_size",
@@ -699,7 +676,7 @@ class ArrayDataModule(InMemoryDataModule):
                 parts[name] = kept
         limit = self.settings["train_size"]
         if limit is not None:
-            count = row_count(limit, self.rows)
+            count = held_out_count(limit, self.rows)
             if count > len(parts["train"]):
                 raise violation(
                     "data.train_size",

@@ -17,7 +17,7 @@ from torch import Tensor
 from aelab.data.loaders import TensorBatches
 from aelab.errors import ConfigError
 from aelab.schema.keys import Key, Target
-from aelab.schema.types import Integer
+from aelab.schema.types import AnyOf, Integer, Number, ValueType, is_integer
 
 Split = dict[str, Tensor]  # "x": (N, C, H, W) inputs, "label": (N,) class ids, maybe more
 FLOAT_BYTES = 4  # inputs are float32 (the memory check's sizes)
@@ -48,6 +48,34 @@ def split_keys(train_size: int, nullable_train: bool) -> tuple[Key, ...]:
         Key("val_size", Integer(ge=1), 1000),
         Key("test_size", Integer(ge=1), 1000),
     )
+
+
+class NameList(ValueType):
+    """A non-empty list of names (numbers are read as their text)."""
+
+    def __init__(self, phrase: str) -> None:
+        self.phrase = phrase
+
+    def fits(self, value: object) -> bool:
+        return (
+            isinstance(value, list | tuple)
+            and len(value) > 0
+            and all(isinstance(v, str) or is_integer(v) for v in value)
+        )
+
+
+def held_out_type(what: str, of: str) -> ValueType:
+    """A split size: a count, or a fraction of all samples (`of`: e.g. "all images")."""
+    return AnyOf(
+        Integer(ge=1),
+        Number(gt=0, lt=1),
+        phrase=f"a count >= 1 or a fraction in (0, 1) of {of} ({what})",
+    )
+
+
+def held_out_count(value: int | float, total: int) -> int:
+    """A count as given, or a fraction of `total` rounded (at least 1)."""
+    return value if is_integer(value) else max(1, round(value * total))
 
 
 def image_sample_bytes(input_dim: int) -> int:

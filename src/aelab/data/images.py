@@ -35,7 +35,10 @@ from aelab.data.base import (
     FLOAT_BYTES,
     LABEL_BYTES,
     InMemoryDataModule,
+    NameList,
     Split,
+    held_out_count,
+    held_out_type,
     image_sample_bytes,
     loader_keys,
 )
@@ -44,7 +47,7 @@ from aelab.runs.atomic import atomic_open
 from aelab.schema.keys import Context, Key, Target
 from aelab.schema.memory import available_memory, gib
 from aelab.schema.message import override_text, violation
-from aelab.schema.types import AnyOf, Choice, Integer, Number, Text, ValueType, is_integer
+from aelab.schema.types import Choice, Text, ValueType, is_integer
 
 log = logging.getLogger(__name__)
 
@@ -66,27 +69,6 @@ class ImageSize(ValueType):
         if isinstance(value, list | tuple):
             return len(value) == 2 and all(is_integer(v) and v > 0 for v in value)
         return is_integer(value) and value > 0
-
-
-class ClassNames(ValueType):
-    """A non-empty list of class names (sub-folder names; numbers are read as their text)."""
-
-    phrase = "a non-empty list of class names (sub-folder names of data.path)"
-
-    def fits(self, value: Any) -> bool:
-        return (
-            isinstance(value, list | tuple)
-            and len(value) > 0
-            and all(isinstance(v, str) or is_integer(v) for v in value)
-        )
-
-
-def held_out_type(what: str) -> ValueType:
-    return AnyOf(
-        Integer(ge=1),
-        Number(gt=0, lt=1),
-        phrase=f"a count >= 1 or a fraction in (0, 1) of all images ({what})",
-    )
 
 
 def plain(value: Any) -> Any:
@@ -299,11 +281,6 @@ def save_cache(path: Path, key: str, images: dict[str, torch.Tensor]) -> None:
 
 
 # --- the splits --------------------------------------------------------------------------------
-def held_out_count(value: int | float, total: int) -> int:
-    """A count as given, or a fraction of `total` rounded (at least 1)."""
-    return value if is_integer(value) else max(1, round(value * total))
-
-
 def quotas(available: np.ndarray, count: int) -> np.ndarray:
     """`count` spread over classes in proportion to `available` (largest remainders)."""
     share = count * available / max(available.sum(), 1)
@@ -349,10 +326,15 @@ class ImageFolderDataModule(InMemoryDataModule):
             Key("fit", Choice(FITS), "resize"),
             Key("channels", Choice((1, 3)), 3, note="(1: grey, 3: RGB)"),
             Key("cache_dir", Text(), "data/cache"),
-            Key("train_size", held_out_type("null: the rest"), 0.8, nullable=True),
-            Key("val_size", held_out_type("validation"), 0.1),
-            Key("test_size", held_out_type("test"), 0.1),
-            Key("classes", ClassNames(), ["normal"], nullable=True),
+            Key("train_size", held_out_type("null: the rest", "all images"), 0.8, nullable=True),
+            Key("val_size", held_out_type("validation", "all images"), 0.1),
+            Key("test_size", held_out_type("test", "all images"), 0.1),
+            Key(
+                "classes",
+                NameList("a non-empty list of class names (sub-folder names of data.path)"),
+                ["normal"],
+                nullable=True,
+            ),
             *loader_keys(128),
         ),
         rules=(_folder_fits,),
