@@ -113,3 +113,33 @@ def one_class_mnist(mnist_dir: Path):
     )
     datamodule.setup()
     return datamodule
+
+
+def run_train_in_process(args: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
+    """aelab-train in this process (no interpreter start-up): its exit code and standard error."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from aelab.train import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["aelab-train", *args])
+    GlobalHydra.instance().clear()
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    GlobalHydra.instance().clear()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+class RecordingOutputs:
+    """Stands in for `aelab.eval.Outputs`: keeps the grids and figures a task draws."""
+
+    def __init__(self):
+        self.grids, self.figures = {}, {}
+
+    def grid(self, name, rows, datamodule):
+        self.grids[name] = rows
+        return f"{name}.png"
+
+    def figure(self, name, figure):
+        self.figures[name] = figure
+        return f"{name}.png"

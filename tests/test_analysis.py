@@ -13,6 +13,7 @@ from aelab.eval._anomaly_scores import plugin_scores
 from aelab.metrics import denoising, detection, probes
 from aelab.models.mlp import MLPAutoencoder
 from aelab.runs.checkpoints import LoadedRun
+from tests.conftest import RecordingOutputs
 
 
 # --- anomaly ------------------------------------------------------------------------------------
@@ -201,19 +202,6 @@ def test_ssim_window_fits_small_patches():
 
 
 # --- generation ---------------------------------------------------------------------------------
-class RecordingOutputs:
-    def __init__(self):
-        self.grids, self.figures = {}, {}
-
-    def grid(self, name, rows, datamodule):
-        self.grids[name] = rows
-        return f"{name}.png"
-
-    def figure(self, name, figure):
-        self.figures[name] = figure
-        return f"{name}.png"
-
-
 class FakeData:
     render = "gray"
     value_range = (0.0, 1.0)

@@ -2,27 +2,13 @@
 and no result.json claiming success. Run in-process (fast); test_train.py checks the CLI."""
 
 import gzip
-import sys
 from pathlib import Path
 
 import pytest
-from hydra.core.global_hydra import GlobalHydra
 
-from tests.conftest import load_results
+from tests.conftest import load_results, run_train_in_process
 
 TINY = ["data.train_size=64", "data.val_size=32", "data.test_size=32", "trainer.max_epochs=1"]
-
-
-def run_train_in_process(args: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
-    from aelab.train import main
-
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", ["aelab-train", *args])
-    GlobalHydra.instance().clear()
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    GlobalHydra.instance().clear()
-    return exit_info.value.code, capsys.readouterr().err
 
 
 @pytest.fixture

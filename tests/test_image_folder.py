@@ -4,19 +4,17 @@ evaluation end to end, and a one-line refusal for every bad input."""
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
 from aelab.data import images
 from aelab.data.images import ImageFolderDataModule
 from aelab.errors import ConfigError
-from tests.conftest import load_results, run_cli
+from tests.conftest import load_results, run_cli, run_train_in_process
 
 PER_CLASS = 24  # images per class in the fixture
 
@@ -199,16 +197,8 @@ def test_a_folder_too_big_for_memory_is_refused_before_decoding(shapes, tmp_path
 
 def train_error(args: list[str], cwd: Path, monkeypatch, capsys) -> str:
     """aelab-train in this process: it exits with 2 and prints one error line."""
-    from aelab.train import main
-
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", ["aelab-train", "data=images", *args])
-    GlobalHydra.instance().clear()
-    with pytest.raises(SystemExit) as exited:
-        main()
-    GlobalHydra.instance().clear()
-    err = capsys.readouterr().err
-    assert exited.value.code == 2 and "Traceback" not in err, err[-2000:]
+    code, err = run_train_in_process(["data=images", *args], cwd, monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in err, err[-2000:]
     lines = [line for line in err.splitlines() if line.startswith("aelab: error:")]
     assert len(lines) == 1, err[-2000:]
     return lines[0]

@@ -13,6 +13,7 @@ from aelab.models.linear import LinearAutoencoder
 from aelab.models.mlp import MLPAutoencoder
 from aelab.models.vae import VariationalAutoencoder
 from aelab.runs.checkpoints import LoadedRun
+from tests.conftest import RecordingOutputs
 
 SETTINGS = {
     "pairs": 3,
@@ -28,19 +29,6 @@ VARIANTS = {
     "conv": lambda: ConvAutoencoder([1, 6, 6], 3, channels=[4]),
     "vae": lambda: VariationalAutoencoder([1, 6, 6], 3, hidden_sizes=[16]),
 }
-
-
-class RecordingOutputs:
-    def __init__(self):
-        self.grids, self.figures = {}, {}
-
-    def grid(self, name, rows, datamodule):
-        self.grids[name] = rows
-        return f"{name}.png"
-
-    def figure(self, name, figure):
-        self.figures[name] = figure
-        return f"{name}.png"
 
 
 class FakeData:

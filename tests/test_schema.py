@@ -8,12 +8,10 @@ run aelab-train in-process, and a few as the real console script.
 
 import functools
 import re
-import sys
 from pathlib import Path
 from typing import Literal
 
 import pytest
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
@@ -27,7 +25,7 @@ from aelab.schema.compression import COMPRESSION
 from aelab.schema.signatures import config_keys, constructor_parameters
 from aelab.schema.targets import class_schema, declared_schema, own_schema
 from aelab.schema.validate import is_hydra_key
-from tests.conftest import compose_config, run_cli
+from tests.conftest import compose_config, run_cli, run_train_in_process
 
 GiB = 2**30
 ONE_LINE = re.compile(
@@ -300,24 +298,11 @@ def test_the_memory_message_names_the_fix(small_memory):
     assert message.endswith("e.g. model.hidden_sizes=[128,64]")
 
 
-def run_train(args: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
-    """aelab-train in this process: its exit code and standard error."""
-    from aelab.train import main
-
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", ["aelab-train", *args])
-    GlobalHydra.instance().clear()
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    GlobalHydra.instance().clear()
-    return exit_info.value.code, capsys.readouterr().err
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_the_command_line_prints_the_line_and_exits_2(case, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("aelab.schema.memory.available_memory", lambda: 16 * GiB)
     overrides, expected = CASES[case]
-    code, err = run_train(overrides, tmp_path, monkeypatch, capsys)
+    code, err = run_train_in_process(overrides, tmp_path, monkeypatch, capsys)
     last = err.strip().splitlines()[-1]
     assert code == 2, err
     assert last.startswith(f"aelab: error: {expected}"), err
