@@ -31,7 +31,7 @@ GiB = 2**30
 ONE_LINE = re.compile(
     r"^[\w.]+( \+ [\w.]+)*( weights)? must be .+, got .+; e.g. ~?[\w.]+(=\S+)?$"
 )  # the one style: "<key> must be ..., got ...; e.g. <key>=<good value>"
-GROUPS = ("data", "model", "regularizer")  # a `_target_` class each
+GROUPS = ("data", "model", "regularizer", "ordered")  # a `_target_` class each
 
 
 def options(group: str) -> list[str]:
@@ -125,7 +125,7 @@ def test_declarations_match_the_constructors(target):
 SHIPPED = [
     *(
         f"{group}={option}"
-        for group in ("data", "model", "regularizer")
+        for group in ("data", "model", "regularizer", "ordered")
         for option in options(group)
     ),
     *(f"compression={option}" for option in options("compression")),
@@ -278,6 +278,28 @@ MORE_CASES = {
     "batches fraction": (["+trainer.limit_train_batches=1.5"], "trainer.limit_train_batches"),
     "accelerator": (["trainer.accelerator=tpux"], "trainer.accelerator must be one of auto"),
     "no regularizer keys": (["+regularizer.foo=1"], "regularizer.foo must be a key of"),
+    "prefixes not increasing": (
+        ["ordered=nested", "ordered.prefix_sizes=[2,1]"],
+        "ordered.prefix_sizes must be increasing latent counts between 1 and the latent "
+        "dimension m=5, got [2, 1]; e.g. ordered.prefix_sizes=[1,2,5]",
+    ),
+    "prefix above m": (
+        ["ordered=matryoshka", "ordered.prefix_sizes=[1,8]"],
+        "ordered.prefix_sizes must be increasing latent counts between 1 and the latent "
+        "dimension m=5",
+    ),
+    "prefix zero": (["ordered=nested", "ordered.prefix_sizes=[0,2]"], "ordered.prefix_sizes"),
+    "ratio grid": (["ordered=nested", "ordered.prefix_ratios=[0]"], "ordered.prefix_ratios must"),
+    "nested distribution": (
+        ["ordered=nested", "ordered.distribution=normal"],
+        "ordered.distribution must be one of uniform, geometric, prefixes",
+    ),
+    "geometric p": (["ordered=nested", "ordered.p=0"], "ordered.p must be a number in (0, 1]"),
+    "matryoshka weights": (["ordered=matryoshka", "ordered.weights=x"], "ordered.weights must"),
+    "ordered typo": (
+        ["ordered=nested", "+ordered.prefix_size=[1]"],
+        "ordered.prefix_size must be a key of NestedDropout (closest: prefix_sizes, prefix_ratios)",
+    ),
 }
 
 

@@ -78,6 +78,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "input_dim": n,
         "latent_dim": m,
         "compression_ratio": m / n,
+        "prefix_sizes": list(model.ordering.sizes),
         **records,
         "epochs": trainer.current_epoch,
         "torch_threads": torch.get_num_threads(),
@@ -85,6 +86,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "fit_seconds": fit_seconds,
         "tensorboard_dir": next((lg.log_dir for lg in loggers if hasattr(lg, "log_dir")), None),
     }
+    for callback in trainer.callbacks:  # e.g. a linear AE's axes against PCA's
+        summary.update(getattr(callback, "records", dict)())
     for logger in loggers:  # HParams tab: the real final metrics, once, at the end
         if hasattr(logger, "log_hyperparams"):
             hp_metrics = {"hp/" + k.replace("/", "_"): v for k, v in metrics.items()}
@@ -220,7 +223,8 @@ def _hparams(cfg: DictConfig, n: int, m: int) -> dict[str, Any]:
 
     choices = HydraConfig.get().runtime.choices
     params = {
-        group: choices.get(group) for group in ("data", "model", "regularizer", "compression")
+        group: choices.get(group)
+        for group in ("data", "model", "regularizer", "ordered", "compression")
     }
     params.update(
         {"eta": m / n, "latent_dim": m, "input_dim": n, "seed": cfg.seed, "lr": cfg.model.get("lr")}
@@ -242,6 +246,12 @@ def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
         f"test/mse={metrics.get('test/mse', float('nan')):.5f}  "
         f"test/pca_mse={metrics.get('test/pca_mse', float('nan')):.5f}"
     )
+    for k in summary.get("prefix_sizes") or []:  # an ordered run: the curve from this one run
+        console.print(
+            f"  first {k:>4} latents  test/mse@{k}={metrics.get(f'test/mse@{k}', float('nan')):.5f}"
+            f"  PCA({k})={metrics.get(f'test/pca_mse@{k}', float('nan')):.5f}"
+            f"  ratio={metrics.get(f'test/mse_over_pca@{k}', float('nan')):.3f}"
+        )
     console.print(f"run directory   {output_dir}")
     console.print(f"result          {output_dir / 'result.json'}")
     if summary.get("checkpoint"):

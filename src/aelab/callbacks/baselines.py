@@ -8,7 +8,11 @@ Logged with the model's own ``test/mse`` (per-sample errors come from ``test_ste
 - ``test/noise_mse``: the model's error on uniform noise over the data's value range, with
   ``test/noise_mse_mean``, the exact expected error of answering the training mean, and their
   ratio ``test/noise_mse_over_mean`` (0: the identity; 1: the input is ignored);
-- ``test/max_principal_angle_deg`` for the linear AE: between its subspace and PCA's.
+- ``test/max_principal_angle_deg`` for the linear AE: between its subspace and PCA's; and axis
+  by axis (`aelab.metrics.subspace.axis_report`): the angle of its j-th encoder direction to the
+  j-th principal axis with that axis's eigen-gap, in result.json's ``axes`` (`records`), as the
+  scalar ``test/axis_angle_deg`` at step j in TensorBoard, and summed up as
+  ``test/max_axis_angle_deg`` (over the axes whose gap resolves them) and ``test/resolved_axes``.
 """
 
 import lightning as L
@@ -16,8 +20,9 @@ import torch
 from torch import Tensor
 from torchmetrics import MeanMetric
 
+from aelab.callbacks.common import tensorboard_loggers
 from aelab.metrics.pca import PCA, fit_pca
-from aelab.metrics.subspace import max_principal_angle_deg
+from aelab.metrics.subspace import axis_report, max_principal_angle_deg
 
 
 class BaselineMetrics(L.Callback):
@@ -27,11 +32,12 @@ class BaselineMetrics(L.Callback):
         self.noise_range = (0.0, 1.0)
         self.noise_mse_mean: float | None = None
         self.x_train: Tensor | None = None
+        self.axes: list[dict[str, float]] = []  # a linear AE's axes against PCA's, in order
 
     def on_test_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         datamodule = trainer.datamodule
         self.means = {name: MeanMetric().to(module.device) for name in ("mse", "noise_mse")}
-        self.pca, self.noise_mse_mean, self.x_train = {}, None, None
+        self.pca, self.noise_mse_mean, self.x_train, self.axes = {}, None, None, []
         if not hasattr(datamodule, "split"):
             return
         x_train = self.x_train = datamodule.split("train")["x"]
@@ -81,9 +87,28 @@ class BaselineMetrics(L.Callback):
             values["noise_mse_over_mean"] = values["noise_mse"] / self.noise_mse_mean
         if self.x_train is not None and _is_linear(module):
             values["max_principal_angle_deg"] = float(max_principal_angle_deg(module, self.x_train))
+            values.update(self._axes(trainer, module))
         if values:
             module.log_dict({f"test/{k}": v for k, v in values.items()})
         self.means = {}
+
+    def _axes(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, float]:
+        """The per-axis report of a linear AE (against the PCA its variant reaches)."""
+        centred = getattr(module, "variant", "pca") == "pca"
+        pca = self.pca["pca_mse" if centred else "pca_uncentred_mse"]
+        self.axes = axis_report(module, pca)
+        for logger in tensorboard_loggers(trainer):
+            for axis in self.axes:
+                logger.experiment.add_scalar("test/axis_angle_deg", axis["angle_deg"], axis["axis"])
+        resolved = [axis["angle_deg"] for axis in self.axes if axis["resolved"]]
+        summary = {"resolved_axes": float(len(resolved))}
+        if resolved:
+            summary["max_axis_angle_deg"] = max(resolved)
+        return summary
+
+    def records(self) -> dict[str, list[dict[str, float]]]:
+        """What result.json holds beyond the metrics: a linear AE's axes (empty otherwise)."""
+        return {"axes": self.axes} if self.axes else {}
 
 
 def _is_linear(module: L.LightningModule) -> bool:

@@ -14,4 +14,8 @@ class DataStart(L.Callback):
         start = getattr(module, "start_from_data", None)
         if stage != "fit" or start is None or not hasattr(datamodule, "split"):
             return
-        start(datamodule.split("train")["x"], datamodule.value_range)
+        x_train = datamodule.split("train")["x"]
+        start(x_train, datamodule.value_range)
+        ordering = getattr(module, "ordering", None)
+        if ordering is not None:
+            ordering.start_from_data(x_train)

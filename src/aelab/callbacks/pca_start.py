@@ -4,7 +4,9 @@ A model with a linear path (`aelab.models.linear_path`) starts exactly at closed
 epoch beats that start on the monitored validation error (at large m the non-linear part can only
 fit noise), the start itself is the best model: this callback then writes it as
 ``checkpoints/start.ckpt`` and makes it the checkpoint that is tested. Its validation error is
-PCA's on the validation split, computed in closed form.
+PCA's on the validation split, computed in closed form. Under the ordered runs' criterion
+(`aelab.callbacks.prefix_metrics.CRITERION`) the start scores exactly 1: its first k latents are
+PCA's first k components, for every k.
 """
 
 import logging
@@ -13,11 +15,13 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from aelab.callbacks.prefix_metrics import CRITERION
 from aelab.metrics.pca import fit_pca
 
 log = logging.getLogger("aelab.train")
 
 MONITOR = "val/mse"
+MONITORS = (MONITOR, CRITERION)  # what the start can be scored on in closed form
 START_CHECKPOINT = "start.ckpt"
 
 
@@ -28,7 +32,7 @@ class PCAStartCandidate(L.Callback):
         if (
             getattr(module, "pca_path", None) is None
             or checkpoint is None
-            or checkpoint.monitor != MONITOR
+            or checkpoint.monitor not in MONITORS
             or checkpoint.best_model_score is None
             or not checkpoint.dirpath
             or not hasattr(datamodule, "split")
@@ -40,36 +44,38 @@ class PCAStartCandidate(L.Callback):
         if pca is None:
             pca = fit_pca(x_train, module.latent_dim, centred=True)
         start_mse = float(pca.reconstruction_sse(x_val).mean()) / module.input_dim
-        best_mse = float(checkpoint.best_model_score)
-        if start_mse >= best_mse:
+        start_score = start_mse if checkpoint.monitor == MONITOR else 1.0
+        best_score = float(checkpoint.best_model_score)
+        if start_score >= best_score:
             return
         log.info(
-            "the PCA start (val/mse %.6g) beats every epoch (best %.6g): testing the start",
-            start_mse,
-            best_mse,
+            "the PCA start (%s %.6g) beats every epoch (best %.6g): testing the start",
+            checkpoint.monitor,
+            start_score,
+            best_score,
         )
         module.restart_at_pca(pca)
         path = str(Path(checkpoint.dirpath) / START_CHECKPOINT)
-        score = torch.tensor(start_mse)
+        score = torch.tensor(start_score)
         checkpoint.best_model_path, checkpoint.best_model_score = path, score
         checkpoint.best_k_models = {path: score}  # the saved callback state names the start
-        with _recorded_as_start(trainer, start_mse):
+        with _recorded_as_start(trainer, {MONITOR: start_mse, checkpoint.monitor: start_score}):
             trainer.save_checkpoint(path)
 
 
 class _recorded_as_start:
     """While the start is saved, the checkpoint's recorded metrics are the start's (epoch -1)."""
 
-    def __init__(self, trainer: L.Trainer, start_mse: float) -> None:
+    def __init__(self, trainer: L.Trainer, scores: dict[str, float]) -> None:
         from aelab.callbacks.checkpoint_metrics import CheckpointMetrics
 
         self.recorders = [cb for cb in trainer.callbacks if isinstance(cb, CheckpointMetrics)]
-        self.start_mse = start_mse
+        self.scores = scores
 
     def __enter__(self) -> None:
         self.saved = [recorder.state_dict() for recorder in self.recorders]
         for recorder in self.recorders:
-            recorder.load_state_dict({"epoch": -1, "val": {MONITOR: self.start_mse}})
+            recorder.load_state_dict({"epoch": -1, "val": dict(self.scores)})
 
     def __exit__(self, *exc: object) -> None:
         for recorder, state in zip(self.recorders, self.saved, strict=True):

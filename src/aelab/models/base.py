@@ -27,6 +27,7 @@ from aelab.errors import ConfigError
 from aelab.metrics.pca import PCA
 from aelab.models.layers import ACTIVATIONS
 from aelab.models.linear_path import LinearPath, zero_last_layer
+from aelab.ordered.base import Ordering, pad_code, prefix_sse, truncate
 from aelab.regularizers.base import Regularizer, Step
 from aelab.schema.keys import Key, Target
 from aelab.schema.types import Choice, Number
@@ -64,6 +65,7 @@ class AutoencoderModule(L.LightningModule):
         input_shape: list[int],
         latent_dim: int,
         regularizer: Regularizer | None = None,
+        ordering: Ordering | None = None,
         latent_activation: str = "identity",
         optimizer: str = "adam",
         lr: float = 1e-3,
@@ -71,7 +73,7 @@ class AutoencoderModule(L.LightningModule):
         scheduler: str = "none",
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["regularizer"])
+        self.save_hyperparameters(ignore=["regularizer", "ordering"])
         if not isinstance(latent_dim, int) or latent_dim <= 0:
             raise ConfigError(f"latent dimension must be a positive integer, got {latent_dim!r}")
         if optimizer not in OPTIMIZERS:
@@ -91,6 +93,8 @@ class AutoencoderModule(L.LightningModule):
         self.latent_dim = latent_dim
         self.regularizer = regularizer or Regularizer()
         self.regularizer.check(latent_dim, latent_activation)
+        self.ordering = ordering or Ordering()
+        self.ordering.bind(latent_dim, self.input_dim)
         self.test_mse = MeanMetric()
         self._epoch_sums: dict[str, Tensor] = {}
         self._epoch_weight = 0
@@ -109,13 +113,21 @@ class AutoencoderModule(L.LightningModule):
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
 
-    def embed(self, x: Tensor) -> Tensor:
-        """The latent used for plots and probes (the posterior mean for a VAE)."""
-        return self.encode(x)
+    def embed(self, x: Tensor, k: int | None = None) -> Tensor:
+        """The latent used for plots and probes (the posterior mean for a VAE); with `k`, its
+        first k latents (a prefix code, see `aelab.ordered`)."""
+        z = self.encode(x)
+        return z if k is None else z[:, :k]
+
+    def decode_prefix(self, z: Tensor) -> Tensor:
+        """Decode a code of k <= m latents (B, k): the latents after the k-th at zero."""
+        return self.decode(pad_code(z, self.latent_dim))
 
     @torch.no_grad()
-    def reconstruct(self, x: Tensor) -> Tensor:
-        return self.decode(self.embed(x))
+    def reconstruct(self, x: Tensor, k: int | None = None) -> Tensor:
+        """The reconstruction from the whole code, or from its first `k` latents."""
+        z = self.embed(x)
+        return self.decode(z if k is None else truncate(z, k))
 
     @torch.no_grad()
     def interpolate(self, x0: Tensor, x1: Tensor, steps: int = 8) -> Tensor:
@@ -187,7 +199,10 @@ class AutoencoderModule(L.LightningModule):
         x = batch["x"]
         x_in = self.regularizer.corrupt(x) if train else x
         latent = self.latent(x_in, train)
-        nll, sse = self.reconstruction(latent.z, x)
+        if train:  # an ordering decodes truncated codes (aelab.ordered)
+            nll, sse = self.ordering.reconstruction(self.reconstruction, latent.z, x)
+        else:
+            nll, sse = self.reconstruction(latent.z, x)
         step = Step(z=latent.code, x=x, x_in=x_in, model=self, batch=batch, train=train)
         penalties = self.regularizer.penalty(step)
         terms = {"recon": nll.mean(), **latent.terms, **penalties}
@@ -218,16 +233,27 @@ class AutoencoderModule(L.LightningModule):
             self.log_dict(means, sync_dist=True)
         self._epoch_sums, self._epoch_weight = {}, 0
 
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        terms, sse, _ = self.loss_terms(batch, train=False)
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        terms, sse, code = self.loss_terms(batch, train=False)
         metrics = {f"val/{k}": v for k, v in terms.items()}
         metrics["val/sse"] = sse.mean()
         metrics["val/mse"] = sse.mean() / self.input_dim
         self.log_dict(metrics, on_epoch=True, batch_size=len(sse), sync_dist=True)
+        return self._step_outputs(batch, sse, code)
+
+    def _step_outputs(self, batch: dict[str, Tensor], sse: Tensor, code: Tensor) -> dict:
+        """Per-sample errors for the callbacks beside the model: the whole code's, and each
+        reported prefix's (K, B) when the ordering has prefix sizes (`PrefixMetrics`)."""
+        outputs = {"sse": sse.detach()}
+        if self.ordering.sizes:
+            outputs["prefix_sse"] = prefix_sse(
+                self.reconstruction, code, batch["x"], self.ordering.sizes
+            ).detach()
+        return outputs
 
     # --- test: the model's error; baselines beside it come from `BaselineMetrics` ----------------
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        terms, sse, _ = self.loss_terms(batch, train=False)
+        terms, sse, code = self.loss_terms(batch, train=False)
         self.log_dict(
             {"test/loss": terms["loss"], "test/sse": sse.mean()},
             on_epoch=True,
@@ -235,7 +261,7 @@ class AutoencoderModule(L.LightningModule):
             sync_dist=True,
         )
         self.test_mse.update(sse / self.input_dim)
-        return {"sse": sse.detach()}
+        return self._step_outputs(batch, sse, code)
 
     def on_test_epoch_end(self) -> None:
         if self.test_mse.update_called:

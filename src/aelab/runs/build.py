@@ -54,11 +54,13 @@ def build_run(
         compression = cfg.compression
         latent_dim = latent_size(compression.ratio, n, compression.get("latent_dim"))
     regularizer = instantiate(cfg.regularizer, _convert_="all")
+    ordering = instantiate(cfg.ordered, _convert_="all") if cfg.get("ordered") else None
     model = instantiate(
         cfg.model,
         input_shape=list(datamodule.input_shape),
         latent_dim=latent_dim,
         regularizer=regularizer,
+        ordering=ordering,
         _convert_="all",
     )
     return Run(datamodule, model, n, latent_dim)
@@ -67,12 +69,14 @@ def build_run(
 def run_callbacks(config: dict[str, Any]) -> list[Any]:
     """The callbacks every training run needs, whatever ``callbacks=`` selects.
 
-    The model's start from the training split, the test-time baselines beside it, the metrics
-    each checkpoint records, and the resolved config saved in every checkpoint.
+    The model's start from the training split, the test-time baselines beside it, the error of
+    each reported prefix of the code, the metrics each checkpoint records, and the resolved
+    config saved in every checkpoint.
     """
     from aelab.callbacks.baselines import BaselineMetrics
     from aelab.callbacks.checkpoint_metrics import CheckpointMetrics
     from aelab.callbacks.data_start import DataStart
+    from aelab.callbacks.prefix_metrics import PrefixMetrics
     from aelab.callbacks.run_config import RunConfig
 
-    return [DataStart(), BaselineMetrics(), CheckpointMetrics(), RunConfig(config)]
+    return [DataStart(), BaselineMetrics(), PrefixMetrics(), CheckpointMetrics(), RunConfig(config)]

@@ -45,6 +45,7 @@ def _job_info(cfg: DictConfig) -> dict[str, Any]:
         "task": hydra_cfg.job.name,
         "model": choices.get("model"),
         "regularizer": choices.get("regularizer"),
+        "ordered": choices.get("ordered"),
         "data": choices.get("data"),
         "compression": choices.get("compression"),
         "accelerator": choices.get("accelerator"),

@@ -18,6 +18,7 @@ INJECTED: dict[str, dict[str, tuple[str, str, Any]]] = {
         "input_shape": ("the data", "data.resolution", 10),
         "latent_dim": ("compression", "compression.latent_dim", 5),
         "regularizer": ("the regularizer group", "regularizer", "sparse_l1"),
+        "ordering": ("the ordered group", "ordered", "nested"),
     },
 }
 
@@ -85,7 +86,12 @@ def defaults(parameters: dict[str, inspect.Parameter]) -> dict[str, Any]:
 
 def target_class(group: str, target: Any) -> type:
     """The class named by ``<group>._target_``; a `ConfigError` when it is not one."""
-    example = {"data": "data=terrain", "model": "model=mlp", "regularizer": "regularizer=none"}
+    example = {
+        "data": "data=terrain",
+        "model": "model=mlp",
+        "regularizer": "regularizer=none",
+        "ordered": "ordered=none",
+    }
     cls = locate(str(target))
     if not isinstance(cls, type):
         raise ConfigError(

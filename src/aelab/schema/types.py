@@ -150,6 +150,17 @@ class Sizes(ValueType):
         )
 
 
+class Numbers(ValueType):
+    """A list of numbers, each fitting `item` (e.g. ratios in (0, 1])."""
+
+    def __init__(self, item: Number, phrase: str) -> None:
+        self.item = item
+        self.phrase = phrase
+
+    def fits(self, value: Any) -> bool:
+        return isinstance(value, list | tuple) and all(self.item.fits(v) for v in value)
+
+
 class Members(ValueType):
     """A non-empty list of values from `options` (e.g. digits 0..9)."""
 

@@ -20,7 +20,7 @@ from aelab.schema.message import unknown_key, violation
 from aelab.schema.signatures import INJECTED, config_keys, defaults, target_class
 from aelab.schema.targets import class_schema
 
-GROUPS = ("data", "model", "regularizer")  # the groups whose config is a `_target_` class
+GROUPS = ("data", "model", "regularizer", "ordered")  # groups whose config is a `_target_` class
 UNRESOLVED = object()  # an interpolation that does not resolve here (e.g. ${hydra:...} in tests)
 
 
@@ -115,6 +115,7 @@ def validate_train_config(cfg: DictConfig) -> None:
     available = available_memory()
     available -= check_data_memory(targets["data"], filled["data"], n, available)
     regularizer = instantiate(cfg.regularizer, _convert_="all")
+    ordering = instantiate(cfg.ordered, _convert_="all")
 
     def build(overrides: dict[str, Any]) -> Any:
         with torch.device("meta"):
@@ -123,6 +124,7 @@ def validate_train_config(cfg: DictConfig) -> None:
                 input_shape=list(datamodule.input_shape),
                 latent_dim=m,
                 regularizer=regularizer,
+                ordering=ordering,
                 _convert_="all",
                 **overrides,
             )
