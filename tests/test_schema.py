@@ -278,6 +278,10 @@ MORE_CASES = {
     "batches fraction": (["+trainer.limit_train_batches=1.5"], "trainer.limit_train_batches"),
     "accelerator": (["trainer.accelerator=tpux"], "trainer.accelerator must be one of auto"),
     "no regularizer keys": (["+regularizer.foo=1"], "regularizer.foo must be a key of"),
+    "endless budget": (
+        ["trainer.max_steps=-1"],
+        "trainer.max_steps must be a number of steps > 0 when trainer.max_epochs=-1",
+    ),
     "prefixes not increasing": (
         ["ordered=nested", "ordered.prefix_sizes=[2,1]"],
         "ordered.prefix_sizes must be increasing latent counts between 1 and the latent "

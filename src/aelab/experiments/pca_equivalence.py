@@ -23,7 +23,13 @@ def sweeps(ctx: Context) -> dict[str, list[str]]:
         base += ["model.variant=uncentred,pca", "compression.ratio=0.05"]
     return {
         "terrain": [*base, *ctx.smoke("terrain")],
-        "mnist": [*base, *ctx.mnist_overrides(), "data.batch_size=256", *ctx.smoke("mnist")],
+        "mnist": [
+            *base,
+            *ctx.mnist_overrides(),
+            "data.batch_size=256",
+            "trainer.max_steps=2500",  # 80 epochs of the 8000 training images
+            *ctx.smoke("mnist"),
+        ],
     }
 
 

@@ -34,7 +34,11 @@ EPOCHS = 30  # the VAE learns more slowly than the AE of anomaly_mnist (10 epoch
 def train_overrides(ctx: Context) -> list[str]:
     sweep = ",".join(f"[{d}]" for d in digits(ctx))
     epochs = 1 if ctx.quick else EPOCHS
-    scale = [f"trainer.max_epochs={epochs}", f"trainer.check_val_every_n_epoch={epochs}"]
+    scale = [
+        "trainer.max_steps=-1",  # a budget in epochs: one validation at the end of the last
+        f"trainer.max_epochs={epochs}",
+        f"trainer.check_val_every_n_epoch={epochs}",
+    ]
     sizes = [o for o in ctx.smoke("mnist") if o.startswith("data.")]  # --quick: tiny splits
     return [
         "experiment=anomaly_mnist",

@@ -287,15 +287,15 @@ class AutoencoderModule(L.LightningModule):
         )
         if hp.scheduler == "none":
             return optimizer
-        if hp.scheduler == "cosine":
-            epochs = max(1, self.trainer.max_epochs or 1)
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-            return {
-                "optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
-            }
+        # both schedules span the run's step budget (trainer.max_steps, or fewer when
+        # trainer.max_epochs ends it first)
         steps = max(1, self.trainer.estimated_stepping_batches)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=hp.lr, total_steps=steps)
+        if hp.scheduler == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        else:
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=hp.lr, total_steps=steps
+            )
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},

@@ -69,14 +69,22 @@ def build_run(
 def run_callbacks(config: dict[str, Any]) -> list[Any]:
     """The callbacks every training run needs, whatever ``callbacks=`` selects.
 
-    The model's start from the training split, the test-time baselines beside it, the error of
-    each reported prefix of the code, the metrics each checkpoint records, and the resolved
-    config saved in every checkpoint.
+    The step budget in whole epochs, the model's start from the training split, the test-time
+    baselines beside it, the error of each reported prefix of the code, the metrics each
+    checkpoint records, and the resolved config saved in every checkpoint.
     """
     from aelab.callbacks.baselines import BaselineMetrics
+    from aelab.callbacks.budget import StepBudget
     from aelab.callbacks.checkpoint_metrics import CheckpointMetrics
     from aelab.callbacks.data_start import DataStart
     from aelab.callbacks.prefix_metrics import PrefixMetrics
     from aelab.callbacks.run_config import RunConfig
 
-    return [DataStart(), BaselineMetrics(), PrefixMetrics(), CheckpointMetrics(), RunConfig(config)]
+    return [
+        StepBudget(),
+        DataStart(),
+        BaselineMetrics(),
+        PrefixMetrics(),
+        CheckpointMetrics(),
+        RunConfig(config),
+    ]

@@ -109,6 +109,14 @@ def check_trainer(values: dict[str, Any]) -> None:
         if isinstance(value, dict) and "_target_" in value:
             continue  # an object Hydra builds (a plugin, a profiler): Lightning checks it
         keys[name].check("trainer", value)
+    unbounded = (None, -1)  # the budget: trainer.max_steps, capped by trainer.max_epochs
+    if values.get("max_steps", -1) in unbounded and values.get("max_epochs") == -1:
+        raise violation(
+            "trainer.max_steps",
+            "a number of steps > 0 when trainer.max_epochs=-1 (else training never ends)",
+            values.get("max_steps"),
+            3000,
+        )
 
 
 _UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
