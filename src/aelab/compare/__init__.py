@@ -1,9 +1,10 @@
-"""aelab-compare: one table and one figure from the result.json files of a sweep.
+"""aelab-compare: one table and one figure from the result.json files of sweeps and runs.
 
     aelab-compare outputs/multirun/<timestamp>          (or: aelab-compare sweep_dir=<dir>)
+    aelab-compare <sweep dir> <run dir> ... [--out DIR]  (several: written into the first, or DIR)
     aelab-compare <dir> --x data.train_size --metrics test/mse,test/noise_mse
 
-Reads every ``result.json`` under the directory and writes there:
+Reads every ``result.json`` under the directories and writes into the first (or ``--out``):
 
 - ``comparison.csv``: one row per job (model, regularizer, data, eta, m, test metrics, status, ...);
 - ``comparison.md``: per dataset, tables with rows = model/regularizer (plus any other swept
@@ -13,9 +14,13 @@ Reads every ``result.json`` under the directory and writes there:
   panel per dataset;
 - ``comparison/``: the same figure and table for TensorBoard, next to the runs' own logs.
 
-Modules: ``runs`` (result.json -> `Job`), ``grouping`` (rows, columns, cell values, PCA bounds),
-``tables`` (Markdown tables), ``report`` (comparison.md, comparison.csv), ``figures``,
-``tensorboard``, ``cli`` (the command, `main`).
+An ordered run (``ordered=nested|matryoshka``: non-empty ``prefix_sizes``) is one curve on the eta
+axis: a row "... ordered=nested (one run)" with a point per prefix size k at eta = k / n
+(``test/mse@k``), a csv row per point; its ``test/pca_mse@k`` fill the PCA row where no job ran.
+
+Modules: ``runs`` (result.json -> `Job`, prefix points), ``grouping`` (rows, columns, cell
+values, PCA bounds), ``tables`` (Markdown tables), ``report`` (comparison.md, comparison.csv),
+``figures``, ``tensorboard``, ``cli`` (the command, `main`).
 """
 
 from aelab.compare.cli import (
@@ -29,7 +34,7 @@ from aelab.compare.cli import (
 from aelab.compare.figures import PCA_MARKERS, PCA_STYLES, TINY, curve_figure
 from aelab.compare.grouping import LABEL_KEYS, PCA_ROWS, assign_labels, by_dataset
 from aelab.compare.report import report_csv, report_markdown
-from aelab.compare.runs import Job, jobs_from_results, load_jobs
+from aelab.compare.runs import Job, jobs_from_results, load_jobs, whole_runs
 from aelab.compare.tables import (
     SHOWN_IF_PRESENT,
     markdown_table,
@@ -64,5 +69,6 @@ __all__ = [
     "pca_rows",
     "report_csv",
     "report_markdown",
+    "whole_runs",
     "write_tensorboard",
 ]

@@ -1,9 +1,17 @@
-"""The figure: a metric against x, one line per row, the PCA bounds dashed, a panel per dataset."""
+"""The figure: a metric against x, one line per row, the PCA bounds dashed, a panel per dataset.
+An ordered run's prefix points are one line of their own (square markers), "(one run)"."""
 
 import math
 from typing import TYPE_CHECKING
 
-from aelab.compare.grouping import assign_labels, bounds, by_dataset, columns, ok_mean
+from aelab.compare.grouping import (
+    assign_labels,
+    bound_mean,
+    bounds,
+    by_dataset,
+    columns,
+    ok_mean,
+)
 from aelab.compare.runs import Job
 
 if TYPE_CHECKING:
@@ -14,15 +22,17 @@ PCA_STYLES = {
     "test/pca_uncentred_mse": {"color": "0.55", "linestyle": ":"},
 }
 PCA_MARKERS = [".", "x", "^", "s"]  # one per data setting when a sweep varies the data
+ONE_RUN_STYLE = {"marker": "s", "markersize": 4}  # the prefix points of one ordered run
 TINY = 1e-12  # an exact bound (m >= n) is 0 up to rounding: not drawn on a log scale
 
 
 def _lines(group: list[Job], metric: str) -> list[tuple[str, str, list[Job], dict]]:
     """(legend, metric, jobs, style) of each line in a dataset's panel."""
-    lines = [
-        (label, metric, [j for j in group if j.label == label], {"marker": "o"})
-        for label in dict.fromkeys(j.label for j in group)
-    ]
+    lines = []
+    for label in dict.fromkeys(j.label for j in group):
+        members = [j for j in group if j.label == label]
+        one_run = any(j.run is not None for j in members)
+        lines.append((label, metric, members, ONE_RUN_STYLE if one_run else {"marker": "o"}))
     if metric == "test/mse":
         for pca_metric, name in bounds(group).items():
             for index, pca_group in enumerate(dict.fromkeys(j.pca_group for j in group if j.ok)):
@@ -44,7 +54,8 @@ def curve_figure(jobs: list[Job], metric: str, x_key: str) -> "Figure":
         assign_labels(group, x_key)
         xs = [c for c in columns(group) if isinstance(c, int | float)]
         for legend, line_metric, members, style in _lines(group, metric):
-            points = [(c, ok_mean([j for j in members if j.x == c], line_metric)) for c in xs]
+            mean = bound_mean if line_metric in PCA_STYLES else ok_mean
+            points = [(c, mean([j for j in members if j.x == c], line_metric)) for c in xs]
             points = [(c, v) for c, v in points if math.isfinite(v) and v > TINY]
             if points:
                 ax.plot(*zip(*points, strict=True), label=legend, **style)

@@ -1,5 +1,6 @@
 """What tables and figure share: the rows (model/regularizer plus whatever else the sweep
-varied), the columns (the x values), a cell's value, and the PCA bounds worth showing."""
+varied; an ordered run's prefix points as a row of their own, "(one run)"), the columns (the x
+values), a cell's value, and the PCA bounds worth showing."""
 
 import math
 import statistics
@@ -12,7 +13,9 @@ PCA_ROWS = {  # metric in result.json -> row name, in the test/mse table and the
     "test/pca_mse": "PCA bound (closed form)",
     "test/pca_uncentred_mse": "PCA bound, uncentred",
 }
-LABEL_KEYS = ("model", "regularizer", "data", "compression", "experiment")  # shown otherwise
+# shown otherwise (ordered: in the label of ordered models only)
+LABEL_KEYS = ("model", "regularizer", "data", "compression", "experiment", "ordered")
+MODEL_KEYS = ("model", "regularizer", "ordered", "seed", "trainer", "accelerator")  # not data
 
 
 def _short(key: str) -> str:
@@ -21,11 +24,12 @@ def _short(key: str) -> str:
 
 
 def _is_model_key(key: str) -> bool:
-    return key.split(".")[0] in ("model", "regularizer", "seed", "trainer", "accelerator")
+    return key.split(".")[0] in MODEL_KEYS
 
 
 def assign_labels(jobs: list[Job], x_key: str) -> None:
-    """Row label of each job: ``model/regularizer`` and the other overrides that vary."""
+    """Row label of each job: ``model/regularizer``, ``ordered=...`` for an ordered model, and
+    the other overrides that vary; prefix points end in ``(one run)`` (`_one_run_labels`)."""
     x_keys = (
         {"compression", "compression.ratio", "compression.latent_dim"} if x_key == "eta" else set()
     )
@@ -41,9 +45,29 @@ def assign_labels(jobs: list[Job], x_key: str) -> None:
     ]
     for job in jobs:
         extra = [f"{_short(k)}={job.overrides[k]}" for k in varying if k in job.overrides]
-        job.label = " ".join([f"{job.model}/{job.regularizer}", *extra])
+        is_ordered = job.ordered != "none" or job.run is not None
+        ordered = [f"ordered={job.ordered}"] if is_ordered else []
+        job.label = " ".join([f"{job.model}/{job.regularizer}", *ordered, *extra])
         data_side = [e for k, e in zip(varying, extra, strict=False) if not _is_model_key(k)]
         job.pca_group = " ".join(data_side)
+    _one_run_labels(jobs)
+
+
+def _one_run_labels(jobs: list[Job]) -> None:
+    """Prefix points: ``(one run)``; where several runs share a label, their m (or their name)."""
+    points = [j for j in jobs if j.run is not None]
+    runs: dict[str, dict[int, Job]] = {}
+    for point in points:
+        runs.setdefault(point.label, {})[id(point.run)] = point.run
+    for point in points:
+        run, others = point.run, runs[point.label].values()
+        if len(others) == 1:
+            tag = "one run"
+        elif sum(r.m == run.m for r in others) == 1:
+            tag = f"one run, m={run.m}"
+        else:
+            tag = f"one run: {run.name}"
+        point.label = f"{point.label} ({tag})"
 
 
 def by_dataset(jobs: list[Job]) -> dict[str, list[Job]]:
@@ -71,6 +95,13 @@ def _mean(values: list[float]) -> float:
 def ok_mean(jobs: list[Job], metric: str) -> float:
     """The mean of `metric` over the jobs that succeeded (NaN if none)."""
     return _mean([j.metrics.get(metric, math.nan) for j in jobs if j.ok])
+
+
+def bound_mean(jobs: list[Job], metric: str) -> float:
+    """A PCA bound at one x: the whole runs' mean, else the prefix points' (the same closed form
+    of the same data, so one PCA row and line gets both)."""
+    whole = ok_mean([j for j in jobs if j.run is None], metric)
+    return whole if not math.isnan(whole) else ok_mean(jobs, metric)
 
 
 def bounds(jobs: list[Job]) -> dict[str, str]:

@@ -1,28 +1,42 @@
 """The files of a comparison: ``comparison.md`` (tables per dataset, failed jobs) and
-``comparison.csv`` (one row per job)."""
+``comparison.csv`` (one row per job; an ordered run's row per prefix point)."""
 
 import csv
 import io
 from pathlib import Path
 
 from aelab.compare.grouping import by_dataset
-from aelab.compare.runs import Job
+from aelab.compare.runs import Job, whole_runs
 from aelab.compare.tables import metric_tables, x_header
 
 
 def report_markdown(
-    sweep_dir: str, jobs: list[Job], metrics: list[str], x_key: str, unreadable: list[str]
+    sweep_dir: str | list[str],
+    jobs: list[Job],
+    metrics: list[str],
+    x_key: str,
+    unreadable: list[str],
 ) -> str:
-    """The tables; `sweep_dir` is shown as the user gave it (no machine-specific prefix)."""
+    """The tables; `sweep_dir` (one dir or several) is shown as the user gave it (no
+    machine-specific prefix)."""
+    dirs = [sweep_dir] if isinstance(sweep_dir, str) else sweep_dir
+    runs = whole_runs(jobs)
     failed = [j for j in jobs if not j.ok]
     x_name = "η = m / n" if x_key == "eta" else x_key
     parts = [
-        f"# Comparison: {Path(sweep_dir).name}",
+        f"# Comparison: {', '.join(Path(d).name for d in dirs)}",
         "",
-        f"{len(jobs)} jobs ({len(jobs) - len(failed)} ok, {len(failed)} failed) in `{sweep_dir}`. "
+        f"{len(runs)} jobs ({len(runs) - len(failed)} ok, {len(failed)} failed) in "
+        f"{', '.join(f'`{d}`' for d in dirs)}. "
         f"Columns: {x_name}. Cells: the test split's per-pixel MSE (mean over jobs), and the "
         "other metrics listed; the PCA rows are the closed-form optimum of a rank-m linear map.",
     ]
+    if any(j.run is not None for j in jobs):
+        parts[-1] += (
+            " A row marked (one run) is one ordered model: at η = k / n, its first k latents "
+            "(`test/mse@k`; its PCA bound `test/pca_mse@k` joins the PCA row where no job ran "
+            "at that η)."
+        )
     for data, group in by_dataset(jobs).items():
         sizes = sorted({j.n for j in group if j.n})
         parts += ["", f"## {data} (n = {', '.join(map(str, sizes)) or '?'})"]
@@ -43,7 +57,8 @@ def report_markdown(
 
 
 def report_csv(jobs: list[Job], x_key: str) -> str:
-    """One row per job: its settings, every test metric, val/mse, wall time, label, reason."""
+    """One row per job: its settings, every test metric, val/mse, wall time, label, reason; an
+    ordered run's row per prefix point (m = k, its ``X@k`` metrics as ``X``, label "(one run)")."""
     metric_keys = sorted({k for j in jobs for k in j.metrics if k.startswith("test/")})
     columns = ["job", "status", "model", "regularizer", "data", "eta", "m", "n"]
     columns += ([] if x_key == "eta" else [x_key]) + metric_keys

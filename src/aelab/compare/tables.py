@@ -1,10 +1,11 @@
 """One dataset's Markdown tables: rows = model/regularizer (and what else varied), columns = x,
-cells = the mean of a metric over the jobs that succeeded; the PCA bounds as their own rows."""
+cells = the mean of a metric over the jobs that succeeded; the PCA bounds as their own rows. An
+ordered run is a row of its own: its prefix points fill the columns of their η, blank elsewhere."""
 
 import math
 from typing import Any
 
-from aelab.compare.grouping import assign_labels, bounds, columns, ok_mean
+from aelab.compare.grouping import assign_labels, bound_mean, bounds, columns, ok_mean
 from aelab.compare.runs import Job
 
 SHOWN_IF_PRESENT = ["test/max_principal_angle_deg"]  # linear models, pca_equivalence
@@ -35,12 +36,13 @@ def metric_rows(jobs: list[Job], metric: str, columns: list[Any]) -> list[tuple[
 
 
 def pca_rows(jobs: list[Job], columns: list[Any]) -> list[tuple[str, list[str]]]:
-    """The closed-form bounds the jobs measured, one row per bound (and data setting)."""
+    """The closed-form bounds the jobs measured, one row per bound (and data setting); prefix
+    points fill the columns where no whole run has the bound."""
     rows = []
     for metric, name in bounds(jobs).items():
         for group in dict.fromkeys(j.pca_group for j in jobs if j.ok):
             members = [j for j in jobs if j.pca_group == group]
-            cells = [fmt(ok_mean([j for j in members if j.x == c], metric)) for c in columns]
+            cells = [fmt(bound_mean([j for j in members if j.x == c], metric)) for c in columns]
             if any(cells):
                 rows.append((" ".join(filter(None, [name, group])), cells))
     return rows
