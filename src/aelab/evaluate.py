@@ -3,8 +3,10 @@
 Thin Hydra entry point: load the run (``aelab.runs.checkpoints``), select the tasks of the registry
 ``aelab.eval`` (``task=all``: every task the run supports), run each on the test split, and write
 ``eval.json`` (each task's results), PNG figures and TensorBoard entries into the eval run
-directory. The tasks (reconstruction, anomaly, embedding, denoising, generation, interpolation)
-are the modules of ``aelab.eval``; ``docs/adding-a-task.md`` shows how to add one.
+directory. The tasks (reconstruction, anomaly, embedding, denoising, generation, interpolation,
+export) are the modules of ``aelab.eval``; ``docs/adding-a-task.md`` shows how to add one.
+``prefix=k`` evaluates the model restricted to its first k latents (``LoadedRun.restrict``): every
+task then sees k-dimensional codes, and its PCA baselines have k components.
 """
 
 import logging
@@ -35,17 +37,19 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, verbose=False)
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     data_overrides = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else {}
-    run = load_run(cfg.ckpt_path, data_overrides, cfg.device, cfg.batch_size)
+    prefix = cfg.get("prefix")
+    run = load_run(cfg.ckpt_path, data_overrides, cfg.device, cfg.batch_size, prefix)
     requested = OmegaConf.to_container(cfg.task) if OmegaConf.is_config(cfg.task) else cfg.task
     tasks = select_tasks(requested, run, cfg)
-    log.info("checkpoint %s; tasks: %s", run.checkpoint, ", ".join(tasks))
+    log.info("checkpoint %s; %s; tasks: %s", run.checkpoint, code_words(run), ", ".join(tasks))
 
+    sizes = {"latent_dim": run.latent_dim, "prefix": run.prefix, "model_latent_dim": run.m}
     report: dict[str, Any] = {
         "checkpoint": str(run.checkpoint),
         "model": run.config["model"].get("_target_"),
         "data": run.config["data"],
         "input_dim": run.datamodule.input_dim,
-        "latent_dim": run.latent_dim,
+        **sizes,
         "tasks": {},
     }
     out = Outputs(output_dir)
@@ -61,10 +65,19 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     write_json(output_dir / "eval.json", report)
     return {
         "checkpoint": str(run.checkpoint),
+        **sizes,
+        "code": code_words(run),
         "tasks": tasks,
         "metrics": metrics,
         "eval_json": str(output_dir / "eval.json"),
     }
+
+
+def code_words(run) -> str:
+    """The code the tasks saw, in words: "prefix k=5 of m=10 latents" or "m=10 latents"."""
+    if run.prefix is None:
+        return f"m={run.m} latents"
+    return f"prefix k={run.prefix} of m={run.m} latents"
 
 
 def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
@@ -74,6 +87,7 @@ def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
     console.print(f"\n[bold green]done[/]  {', '.join(summary['tasks'])}")
     for key, value in summary["metrics"].items():
         console.print(f"  {key:<40} {value:.4f}")
+    console.print(f"code            {summary['code']}")
     console.print(f"checkpoint      {summary['checkpoint']}")
     console.print(f"eval            {summary['eval_json']}")
     console.print(f"open it with    tensorboard --logdir {output_dir}")

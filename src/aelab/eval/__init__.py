@@ -13,6 +13,9 @@ A task is any module of this package whose name does not start with "_"; it defi
         The blocks of the eval config it reads besides its own (``cfg.<NAME>``), e.g. the
         embedding task's ``probe``. A documented figure's config hash covers only the blocks of
         the tasks it runs (`settings`), so a new task's block leaves other figures current.
+    ON_REQUEST: bool (optional)
+        True for a task ``task=all`` leaves out (the log says how to ask for it), such as
+        ``export``, which writes files as large as a split; a list runs it like any other.
 
     def available(run: LoadedRun, cfg: DictConfig) -> str | None
         None when the task can run on this run, else the reason (one line, with the fix).
@@ -25,8 +28,9 @@ A task is any module of this package whose name does not start with "_"; it defi
         ``metrics``, TensorBoard's ``eval/`` scalars, a sweep's objective.
 
 ``select_tasks`` turns ``task=`` into the tasks to run, all checked before any runs: ``all`` is
-every available task in ``ORDER`` (the others are skipped with their reason in the log); a list
-is run as given, and an unknown or unavailable task in it is refused with one line.
+every available task in ``ORDER`` but those run ``ON_REQUEST`` (the others are skipped with
+their reason in the log); a list is run as given, and an unknown or unavailable task in it is
+refused with one line.
 Helpers shared by the tasks live in modules named ``_*`` (``Outputs``: PNG and TensorBoard).
 """
 
@@ -72,13 +76,17 @@ def ordered() -> list[str]:
 
 
 def select_tasks(requested: Any, run, cfg: DictConfig) -> list[str]:
-    """The tasks to run: ``all`` (every one available to this run) or the listed ones.
+    """The tasks to run: ``all`` (every one available to this run, but those run on request)
+    or the listed ones.
 
     A listed task that is unknown or that this run cannot do is refused here, before any work.
     """
     if requested in (None, "all", ["all"]):
         tasks = []
         for name in ordered():
+            if getattr(TASKS[name], "ON_REQUEST", False):
+                log.info("skipped %s (on request only): name it, e.g. task=[%s]", name, name)
+                continue
             reason = TASKS[name].available(run, cfg)
             if reason is None:
                 tasks.append(name)

@@ -56,7 +56,7 @@ def vae_scores(run, x: Tensor, kind: str, samples: int, seed: int = 0) -> Tensor
     model = run.model
     if not callable(getattr(model, "iwae_bound", None)):
         raise ConfigError(
-            f"anomaly.score=elbo needs a variational model; {type(model).__name__} has no "
+            f"anomaly.score=elbo needs a variational model; {type(run.trained).__name__} has no "
             "posterior to sample; use anomaly.score=recon"
         )
     generator = torch.Generator(device=run.device).manual_seed(seed)
@@ -89,7 +89,7 @@ def plugin_scores(run, split: dict[str, Tensor]) -> Tensor:
             if "kl" not in terms:
                 raise ConfigError(
                     f"anomaly.score=elbo needs a variational model whose loss has a kl term; "
-                    f"{type(model).__name__} has {', '.join(terms)}; use anomaly.score=recon"
+                    f"{type(run.trained).__name__} has {', '.join(terms)}; use anomaly.score=recon"
                 )
             scores[i] = float(terms["recon"] + terms["kl"])
     return scores

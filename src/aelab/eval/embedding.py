@@ -64,7 +64,8 @@ def run(run: LoadedRun, cfg: DictConfig, out: Outputs) -> dict[str, Any]:
     labels = test["label"]
     shown = slice(0, settings.max_points)
     coords, axes, share = latent_map(z[shown])
-    title = f"latent (m={m}) of {len(coords)} test samples"
+    code = f"m={m}" if run.prefix is None else f"first {m} of m={run.m}"
+    title = f"latent ({code}) of {len(coords)} test samples"
     if m > 2:
         title += f", map shows {share:.0%} of its variance"
     figures = [

@@ -27,7 +27,7 @@ def available(run: LoadedRun, cfg: DictConfig) -> str | None:
         return None
     return (
         f"needs a model that can sample (model=vae); this checkpoint holds a "
-        f"{type(run.model).__name__}, which cannot; drop generation from task="
+        f"{type(run.trained).__name__}, which cannot; drop generation from task="
     )
 
 

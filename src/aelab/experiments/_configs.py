@@ -5,7 +5,8 @@ command line; an `experiment=` config may add its own grid (`hydra.sweeper.param
 turns one `Job` into its single runs in the order Hydra numbers them. `config_hash` composes every
 run with Hydra's compose API (nothing is run), drops the keys that cannot change a result (paths,
 logging, threads, the checkpoint to resume, the settings of evaluation tasks a job does not run,
-an evaluation's data keys left null, which keep the checkpoint's value) and hashes what is left:
+an evaluation's data keys left null, which keep the checkpoint's value, and its prefix left
+null: the whole code) and hashes what is left:
 a changed default changes it.
 """
 
@@ -113,6 +114,7 @@ def composed(app: str, overrides: Sequence[str]) -> dict[str, Any]:
         CHECKPOINT_KEY,
         *(_unused_task_settings(container) if app == "eval" else ()),
         *(_kept_data_keys(container) if app == "eval" else ()),
+        *(["prefix"] if app == "eval" and container.get("prefix") is None else ()),
     ):
         _drop(container, key)
     return OmegaConf.to_container(OmegaConf.create(container), resolve=True)
@@ -125,13 +127,15 @@ def _kept_data_keys(container: dict[str, Any]) -> list[str]:
 
 
 def _unused_task_settings(container: dict[str, Any]) -> list[str]:
-    """The eval config blocks of the tasks an evaluation does not run (``task=all``: none)."""
+    """The eval config blocks of the tasks an evaluation does not run (``task=all``: those run
+    on request only)."""
     from aelab import eval as tasks
 
     requested = container.get("task")
-    if requested in (None, "all", ["all"]):
-        return []
-    run = {requested} if isinstance(requested, str) else set(requested)
+    if requested in (None, "all", ["all"]):  # every task but those run on request only
+        run = {name for name, task in tasks.TASKS.items() if not getattr(task, "ON_REQUEST", 0)}
+    else:
+        run = {requested} if isinstance(requested, str) else set(requested)
     used = {block for name in run if name in tasks.TASKS for block in tasks.settings(name)}
     every = {block for name in tasks.TASKS for block in tasks.settings(name)}
     return sorted(every - used)

@@ -5,12 +5,18 @@ alone rebuilds the model and its DataModule. ``load_run`` resolves a run directo
 checkpoint, reads it weights-only, applies data overrides (e.g. another ``data_dir``) and checks
 that the data still have the shape the model was trained on. Every failure is a `ConfigError`
 naming the path, the problem and the fix.
+
+The `LoadedRun` it returns is what aelab-eval's tasks work on and what ``aelab.load`` gives a
+notebook: the model applied to inputs of any size in batches on its device. With a prefix k
+(``load_run(..., prefix=k)``, ``LoadedRun.restrict(k)``) its model is a `PrefixView`: the same
+API restricted to the first k latents (the rest at zero), so every task sees k-dimensional codes.
 """
 
 import inspect
 import json
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +24,87 @@ import torch
 from torch import Tensor
 
 from aelab.errors import ConfigError
+from aelab.runs.prefix_view import PrefixView, prefix_view
+from aelab.schema.types import is_integer
+
+log = logging.getLogger("aelab.runs")
+
+SPLITS = ("train", "val", "test")  # LoadedRun.data("all") concatenates them in this order
 
 
 @dataclass
 class LoadedRun:
-    """A trained model (eval mode) with the DataModule (set up) and config it was trained with."""
+    """A trained model (eval mode) with the DataModule (set up) and config it was trained with.
 
-    model: Any  # an AutoencoderModule
+    Its methods take inputs as tensors or numpy arrays shaped like the data (N, C, H, W) or flat
+    (N, n), run the model in batches of ``batch_size`` on ``device`` and return CPU tensors.
+    """
+
+    model: Any  # an AutoencoderModule, or a PrefixView of one (`restrict`)
     datamodule: Any  # an InMemoryDataModule
     config: dict[str, Any]  # the training run's resolved config, with data overrides applied
     checkpoint: Path
     device: torch.device
     batch_size: int = 1024
 
+    # --- sizes --------------------------------------------------------------------------------
+    @property
+    def trained(self) -> Any:
+        """The trained model itself (``model`` is a `PrefixView` of it after `restrict`)."""
+        return self.model.model if isinstance(self.model, PrefixView) else self.model
+
     @property
     def latent_dim(self) -> int:
+        """The length of the codes the methods give: the prefix k, else the model's m."""
         return int(self.model.latent_dim)
 
+    @property
+    def m(self) -> int:
+        """The model's latent dimension."""
+        return int(self.trained.latent_dim)
+
+    @property
+    def n(self) -> int:
+        """The input dimension."""
+        return int(self.trained.input_dim)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.trained.input_shape)
+
+    @property
+    def prefix(self) -> int | None:
+        """The prefix k the model is restricted to (`restrict`), None for the whole code."""
+        return self.model.k if isinstance(self.model, PrefixView) else None
+
+    @property
+    def prefix_sizes(self) -> list[int]:
+        """The prefix sizes k its training reported (``test/mse@k``); [] when none were."""
+        ordering = getattr(self.trained, "ordering", None)
+        return list(ordering.sizes) if ordering is not None else []
+
+    def restrict(self, k: Any) -> "LoadedRun":
+        """This run with its model restricted to its first `k` latents (`PrefixView`).
+
+        `k` must be an integer from 1 to m (else a `ConfigError` naming m and the run). On a
+        model trained without an ordering the first k latents are not trained to be a code of
+        their own: one warning says so.
+        """
+        k = check_prefix(k, self.m, self.checkpoint)
+        ordering = getattr(self.trained, "ordering", None)
+        if k < self.m and not getattr(ordering, "trains_prefixes", False):
+            log.warning(
+                "prefix=%d: %s was trained without an ordering (ordered=%s), so its first %d "
+                "latents are the whole code truncated, not a code trained to stand alone "
+                "(train with ordered=nested or ordered=matryoshka for that)",
+                k,
+                self.checkpoint,
+                getattr(ordering, "name", "none"),
+                k,
+            )
+        return replace(self, model=prefix_view(self.trained, k))
+
+    # --- the model on inputs of any size ------------------------------------------------------
     @torch.no_grad()
     def apply(self, fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         """`fn` applied to `x` in batches on the model's device; the result on the CPU."""
@@ -44,11 +114,77 @@ class LoadedRun:
         ]
         return torch.cat(parts) if parts else torch.empty(0)
 
-    def embed(self, x: Tensor) -> Tensor:
-        return self.apply(self.model.embed, x)
+    def inputs(self, x: Any) -> Tensor:
+        """`x` (a tensor or numpy array, (N, *input_shape) or flat (N, n)) as float32 inputs
+        shaped like the data."""
+        x = torch.as_tensor(x, dtype=torch.float32)
+        if tuple(x.shape[1:]) == self.input_shape:
+            return x
+        if x.dim() == 2 and x.shape[1] == self.n:
+            return x.reshape(len(x), *self.input_shape)
+        shape = ", ".join(str(s) for s in self.input_shape)
+        raise ConfigError(
+            f"inputs of shape {tuple(x.shape)} do not fit the model of {self.checkpoint}: give "
+            f"(N, {shape}) or flat (N, {self.n})"
+        )
 
-    def reconstruct(self, x: Tensor) -> Tensor:
-        return self.apply(self.model.reconstruct, x)
+    def encode(self, x: Any, k: int | None = None) -> Tensor:
+        """The codes of inputs `x`: (N, k), or (N, latent_dim) without `k` (the posterior
+        mean for a VAE)."""
+        k = self._code_length(k)
+        return self.apply(lambda batch: self.model.embed(batch, k), self.inputs(x))
+
+    embed = encode  # the name the evaluation tasks use
+
+    def decode(self, z: Any) -> Tensor:
+        """Inputs decoded from codes `z` (N, k) with k <= latent_dim, the latents after the
+        k-th at zero: (N, *input_shape)."""
+        z = torch.as_tensor(z, dtype=torch.float32)
+        if z.dim() != 2 or not 1 <= z.shape[1] <= self.latent_dim:
+            raise ConfigError(
+                f"codes of shape {tuple(z.shape)} do not fit the model of {self.checkpoint}: "
+                f"give (N, k) with k from 1 to {self.latent_dim}"
+            )
+        return self.apply(self.model.decode_prefix, z)
+
+    def reconstruct(self, x: Any, k: int | None = None) -> Tensor:
+        """The reconstructions of inputs `x` from their first `k` latents (default: the code)."""
+        k = self._code_length(k)
+        return self.apply(lambda batch: self.model.reconstruct(batch, k), self.inputs(x))
+
+    def _code_length(self, k: Any) -> int | None:
+        return None if k is None else check_prefix(k, self.latent_dim, self.checkpoint, "k")
+
+    def data(self, split: str) -> dict[str, Tensor]:
+        """A split of the run's data: ``x`` (inputs), ``label`` (class ids), maybe more.
+
+        ``train``, ``val``, ``test``, or ``all``: the three concatenated in that order, with
+        ``split`` (N,) the index of each sample's split in `SPLITS`.
+        """
+        if split in SPLITS:
+            return self.datamodule.split(split)
+        if split != "all":
+            raise ConfigError(f"unknown split {split!r}; choose {', '.join(SPLITS)} or all")
+        parts = [self.datamodule.split(name) for name in SPLITS]
+        keys = [key for key in parts[0] if all(key in part for part in parts)]
+        merged = {key: torch.cat([part[key] for part in parts]) for key in keys}
+        merged["split"] = torch.cat(
+            [torch.full((len(part["x"]),), i, dtype=torch.int64) for i, part in enumerate(parts)]
+        )
+        return merged
+
+
+def check_prefix(k: Any, m: int, where: Any, name: str = "prefix") -> int:
+    """`k` when it is an integer from 1 to `m`, else a `ConfigError` naming m and the run."""
+    if is_integer(k) and 1 <= k <= m:
+        return k
+    size, whole = f"codes have {m}", ""
+    if name == "prefix":
+        size, whole = f"model has m={m}", ", or prefix=null for the whole code"
+    raise ConfigError(
+        f"{name}={k!r} does not fit {where}, whose {size} latents: give an integer from 1 to "
+        f"{m} (the first k latents), e.g. {name}={max(1, m // 2)}{whole}"
+    )
 
 
 def resolve_checkpoint(path: str | Path | None) -> Path:
@@ -145,12 +281,19 @@ def load_run(
     data_overrides: dict[str, Any] | None = None,
     device: str = "cpu",
     batch_size: int = 1024,
+    prefix: Any = None,
 ) -> LoadedRun:
-    """Rebuild model (weights loaded, eval mode) and DataModule (set up) of a training run."""
+    """Rebuild model (weights loaded, eval mode) and DataModule (set up) of a training run.
+
+    With `prefix` (an integer k from 1 to m), the run's model is restricted to its first k
+    latents (`LoadedRun.restrict`).
+    """
     path = resolve_checkpoint(ckpt_path)
     checkpoint = read_checkpoint(path)
     config = dict(checkpoint["aelab_config"])
     hparams = checkpoint["hyper_parameters"]
+    if prefix is not None:  # refused before the data are built
+        check_prefix(prefix, int(hparams["latent_dim"]), path)
     config["data"] = data_config(config["data"], data_overrides)
 
     from aelab.runs.build import build_run
@@ -172,7 +315,8 @@ def load_run(
     target = torch.device(resolve_device(device))
     model.to(target).eval()
     datamodule.setup()
-    return LoadedRun(model, datamodule, config, path, target, batch_size)
+    loaded = LoadedRun(model, datamodule, config, path, target, batch_size)
+    return loaded if prefix is None else loaded.restrict(prefix)
 
 
 def resolve_device(device: str) -> str:
