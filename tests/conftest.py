@@ -148,3 +148,14 @@ class RecordingOutputs:
     def figure(self, name, figure):
         self.figures[name] = figure
         return f"{name}.png"
+
+
+def markdown_section_table(markdown: str, title: str) -> dict[str, dict[str, str]]:
+    """The markdown table under `### title` as {row label: {column: cell}}."""
+    block = markdown.split(f"### {title}\n", 1)[1].strip("\n").split("\n\n", 1)[0]
+    lines = [line.strip("|").split("|") for line in block.splitlines() if line.startswith("|")]
+    header = [h.strip() for h in lines[0]]
+    return {
+        cells[0].strip(): dict(zip(header[1:], (c.strip() for c in cells[1:]), strict=True))
+        for cells in lines[2:]
+    }

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from aelab import compare
+from tests.conftest import markdown_section_table
 
 SIZES = [1, 2, 5, 10, 20, 50]
 RATIOS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
@@ -75,17 +76,6 @@ def _sweep(folder: Path) -> Path:
     return folder
 
 
-def _table(markdown: str, title: str) -> dict[str, dict[str, str]]:
-    """The markdown table under `### title` as {row label: {column: cell}}."""
-    block = markdown.split(f"### {title}\n", 1)[1].strip("\n").split("\n\n", 1)[0]
-    lines = [line.strip("|").split("|") for line in block.splitlines() if line.startswith("|")]
-    header = [h.strip() for h in lines[0]]
-    return {
-        cells[0].strip(): dict(zip(header[1:], (c.strip() for c in cells[1:]), strict=True))
-        for cells in lines[2:]
-    }
-
-
 def _csv(path: Path) -> list[dict[str, str]]:
     with open(path) as handle:
         return list(csv.DictReader(handle))
@@ -111,11 +101,13 @@ def test_single_ordered_run_is_one_curve(tmp_path: Path) -> None:
     assert compare.main([str(run), "--no-tensorboard"]) == 0
     markdown = (run / "comparison.md").read_text()
     assert "1 jobs (1 ok, 0 failed) in" in markdown
-    mse = _table(markdown, "test/mse")
+    mse = markdown_section_table(markdown, "test/mse")
     assert list(mse) == [ONE_RUN, PCA]
     assert mse[ONE_RUN] == _cells("0.1", "0.05", "0.02", "0.01", "0.005", "0.002")
     assert mse[PCA] == _cells("0.08", "0.04", "0.016", "0.008", "0.004", "0.0016")
-    ratio = _table(markdown, "test/mse_over_pca")  # the run's own @k ratio, not recomputed
+    ratio = markdown_section_table(
+        markdown, "test/mse_over_pca"
+    )  # the run's own @k ratio, not recomputed
     assert ratio == {ONE_RUN: _cells("1.01", "1.02", "1.05", "1.1", "1.2", "1.5")}
 
     rows = _csv(run / "comparison.csv")
@@ -141,7 +133,7 @@ def test_sweep_and_ordered_run_share_panel_and_table(tmp_path: Path) -> None:
     assert compare.main([str(sweep), str(tmp_path / "run"), "--no-tensorboard"]) == 0
     markdown = (sweep / "comparison.md").read_text()  # into the first dir
     assert markdown.count("\n## ") == 1 and "3 jobs (3 ok, 0 failed)" in markdown
-    mse = _table(markdown, "test/mse")
+    mse = markdown_section_table(markdown, "test/mse")
     assert list(mse) == ["mlp/none", ONE_RUN, PCA]  # one PCA row for the one dataset
     assert mse["mlp/none"] == _cells("", "", "0.03", "0.012", "", "")
     assert mse[ONE_RUN] == _cells("0.1", "0.05", "0.02", "0.01", "0.005", "0.002")
@@ -208,7 +200,7 @@ def test_several_ordered_runs_are_told_apart(tmp_path: Path) -> None:
     assert compare.main([str(tmp_path), "--no-tensorboard"]) == 0
     markdown = (tmp_path / "comparison.md").read_text()
     assert "4 jobs (3 ok, 1 failed)" in markdown
-    mse = _table(markdown, "test/mse")
+    mse = markdown_section_table(markdown, "test/mse")
     assert list(mse) == [
         "mlp/none ordered=nested (one run, m=50)",
         "mlp/none ordered=nested (one run: 1)",
@@ -227,7 +219,7 @@ def test_ordered_run_on_another_axis_stays_one_job(tmp_path: Path) -> None:
     result["config"]["data"] = {"train_size": 512}
     (tmp_path / "0/result.json").write_text(json.dumps(result))
     assert compare.main([str(tmp_path), "--x", "data.train_size", "--no-tensorboard"]) == 0
-    assert _table((tmp_path / "comparison.md").read_text(), "test/mse") == {
+    assert markdown_section_table((tmp_path / "comparison.md").read_text(), "test/mse") == {
         "mlp/none ordered=nested": {"train_size=512": "0.002"},
         PCA: {"train_size=512": "0.0016"},
     }

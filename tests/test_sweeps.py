@@ -26,7 +26,13 @@ from aelab.metrics.pca import fit_pca
 from aelab.metrics.subspace import max_principal_angle_deg
 from aelab.models.linear import LinearAutoencoder
 from aelab.threads import job_threads
-from tests.conftest import TINY_TERRAIN, compose_config, load_results, run_cli
+from tests.conftest import (
+    TINY_TERRAIN,
+    compose_config,
+    load_results,
+    markdown_section_table,
+    run_cli,
+)
 
 SWEEP = ["model=linear,mlp", "compression.ratio=0.05,0.1"]
 
@@ -52,17 +58,6 @@ def sweep_dir(tmp_path_factory) -> Path:
     return folder
 
 
-def _table(markdown: str, title: str) -> dict[str, dict[str, str]]:
-    """The markdown table under `### title` as {row label: {column: cell}}."""
-    block = markdown.split(f"### {title}\n", 1)[1].strip("\n").split("\n\n", 1)[0]
-    lines = [line.strip("|").split("|") for line in block.splitlines() if line.startswith("|")]
-    header = [h.strip() for h in lines[0]]
-    return {
-        cells[0].strip(): dict(zip(header[1:], (c.strip() for c in cells[1:]), strict=True))
-        for cells in lines[2:]
-    }
-
-
 def test_compare_writes_csv_markdown_and_figure(sweep_dir: Path) -> None:
     results = load_results(sweep_dir)
     assert len(results) == 4 and all(r["status"] == "ok" for r in results)
@@ -81,7 +76,7 @@ def test_compare_writes_csv_markdown_and_figure(sweep_dir: Path) -> None:
         assert float(row["test/mse"]) == pytest.approx(result["metrics"]["test/mse"], rel=1e-9)
 
     markdown = (sweep_dir / "comparison.md").read_text()
-    mse = _table(markdown, "test/mse")
+    mse = markdown_section_table(markdown, "test/mse")
     for result in results:
         column = f"η={result['config']['compression']['ratio']:g}"
         cell = mse[f"{result['model']}/none"][column]
@@ -132,7 +127,7 @@ def test_poisoned_job_fails_alone_and_is_reported(tmp_path: Path) -> None:
     lr = next(o for o in poisoned["overrides"] if o.startswith("model.lr=")).split("=")[1]
     failures = markdown.split("## Failed jobs", 1)[1]
     assert f"`0` (mlp/none lr={lr}, η=0.05): {poisoned['reason']}" in failures
-    assert _table(markdown, "test/mse")[f"mlp/none lr={lr}"]["η=0.05"] == "failed"
+    assert markdown_section_table(markdown, "test/mse")[f"mlp/none lr={lr}"]["η=0.05"] == "failed"
 
 
 def test_tensorboard_serves_runs_and_comparison(sweep_dir: Path) -> None:
@@ -217,8 +212,11 @@ def test_compare_separates_datasets(tmp_path: Path) -> None:
     markdown = (tmp_path / "comparison.md").read_text()
     sections = {part.split("\n", 1)[0]: part for part in markdown.split("\n## ")[1:]}
     terrain, mnist = sections["terrain (n = 100)"], sections["mnist (n = 784)"]
-    assert _table(terrain, "test/mse")["mlp/none"] == {"η=0.05": "0.01"}
-    assert _table(mnist, "test/mse")["linear/none"] == {"η=0.05": "", "η=0.1": "0.03"}
+    assert markdown_section_table(terrain, "test/mse")["mlp/none"] == {"η=0.05": "0.01"}
+    assert markdown_section_table(mnist, "test/mse")["linear/none"] == {
+        "η=0.05": "",
+        "η=0.1": "0.03",
+    }
     assert (tmp_path / "compression_curve.png").stat().st_size > 5000
 
 
