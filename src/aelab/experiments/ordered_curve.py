@@ -1,8 +1,9 @@
 """ordered_curve: the whole compression curve from one training, against one training per eta.
 
-- **Linear, ordered** (`ordered=nested`, terrain m = 10 and MNIST t10k m = 32, every prefix
-  reported): the prefix errors against PCA at every k, and each encoder direction against its
-  principal axis, where the eigen-gap defines that axis; an unordered linear AE beside it.
+- **Linear, ordered** (`ordered=matryoshka ordered.train_sizes=all`, terrain m = 10 and MNIST
+  t10k m = 32, every prefix reported): the prefix errors against PCA at every k, and each
+  encoder direction against its principal axis, where the eigen-gap defines that axis; an
+  unordered linear AE beside it.
 - **MLP and conv, ordered** (`ordered=matryoshka` and `ordered=nested`, one run each at the
   largest eta of the compression_curve grid, 0.5): each prefix error against the dedicated
   per-eta model of the same sweep (`model=mlp,conv` x the grid, run here side by side), the
@@ -34,15 +35,27 @@ def data(ctx: Context, name: str) -> list[str]:
     return ctx.mnist_overrides() if name == "mnist" else ["data=terrain"]
 
 
-def linear(ctx: Context, name: str) -> list[str]:
+# the linear AE's axes need long training where eigenvalues span orders of magnitude (terrain)
+LINEAR_BUDGET = {
+    "terrain": ["data.batch_size=64", "trainer.max_steps=25000"],
+    "mnist": ["trainer.max_steps=10000"],
+}
+LINEAR_ORDERED = {
+    "none": ["ordered=none"],
+    "matryoshka": ["ordered=matryoshka", "ordered.train_sizes=all"],
+}
+
+
+def linear(ctx: Context, name: str, option: str) -> list[str]:
     m = LINEAR_M[name] if not ctx.quick else 4
     every = ",".join(str(k) for k in range(1, m + 1))
     return [
         "model=linear",
-        "ordered=none,nested",
+        *LINEAR_ORDERED[option],
         f"compression.latent_dim={m}",
         f"ordered.prefix_sizes=[{every}]",
         *data(ctx, name),
+        *LINEAR_BUDGET[name],
         *ctx.smoke(name),
     ]
 
@@ -98,7 +111,8 @@ def budgets(ctx: Context) -> dict[str, list[str]]:
 def sweeps(ctx: Context) -> dict[str, list[str]]:
     found = {}
     for name in ("terrain", "mnist"):
-        found[f"linear_{name}"] = linear(ctx, name)
+        for option in LINEAR_ORDERED:
+            found[f"linear_{option}_{name}"] = linear(ctx, name, option)
         found[f"per_eta_{name}"] = per_eta(ctx, name)
         found[f"ordered_{name}"] = ordered(ctx, name)
     return {**found, **budgets(ctx)}
@@ -133,14 +147,12 @@ def prefix(result: dict[str, Any], name: str, k: int) -> float:
     return float(result.get("metrics", {}).get(f"{name}@{k}", math.nan))
 
 
-def linear_section(ctx: Context, name: str, results: list[dict[str, Any]]) -> str:
-    by_ordering = {r.get("ordered"): r for r in results}
-    rows, worst = [], {}
-    for option in ("none", "nested"):
-        result = by_ordering.get(option) or {}
+def linear_section(name: str, runs: dict[str, dict[str, Any]]) -> str:
+    """Per ordering: the worst prefix against PCA, and the axes against PCA's axes."""
+    rows = []
+    for option, result in runs.items():
         sizes = result.get("prefix_sizes") or []
-        ratios = [prefix(result, "test/mse_over_pca", k) for k in sizes]
-        worst[option] = max(ratios, default=math.nan)
+        worst = max((prefix(result, "test/mse_over_pca", k) for k in sizes), default=math.nan)
         axes = result.get("axes") or []
         resolved = [a for a in axes if a["resolved"]]
         unresolved = [a for a in axes if not a["resolved"]]
@@ -148,9 +160,15 @@ def linear_section(ctx: Context, name: str, results: list[dict[str, Any]]) -> st
             (
                 f"`ordered={option}`",
                 [
-                    fmt(worst[option]),
+                    fmt(worst),
                     f"{len(resolved)} of {len(axes)}",
                     fmt(max((a["angle_deg"] for a in resolved), default=math.nan), 3),
+                    ", ".join(
+                        f"{a['axis']} ({a['angle_deg']:.1f}°)"
+                        for a in resolved
+                        if a["angle_deg"] > 5
+                    )
+                    or "none",
                     ", ".join(
                         f"{a['axis']} ({100 * a['eigengap']:.1f} %, {a['angle_deg']:.0f}°)"
                         for a in unresolved
@@ -159,18 +177,44 @@ def linear_section(ctx: Context, name: str, results: list[dict[str, Any]]) -> st
                 ],
             )
         )
-    m = (results[0] or {}).get("latent_dim")
-    table = markdown_table(
+    m = next(iter(runs.values())).get("latent_dim")
+    return markdown_table(
         [
             f"{name}, linear AE, m = {m}",
             "largest test/mse@k / PCA(k), k = 1..m",
             "axes with eigen-gap ≥ 5 %",
             "their largest angle to PCA's axis (°)",
+            "of those, axes above 5° (angle)",
             "axes with a smaller gap (gap, angle)",
         ],
         rows,
     )
-    return table
+
+
+def axes_figure(ctx: Context, found: dict[str, list[dict[str, Any]]]) -> str:
+    """Angle of each latent's direction to its principal axis, per dataset and ordering."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    for ax, name in zip(fig.subplots(1, 2), ("terrain", "mnist"), strict=True):
+        for option, colour in zip(LINEAR_ORDERED, ("0.6", "C0"), strict=True):
+            axes = (found[f"linear_{option}_{name}"][0].get("axes")) or []
+            for resolved in (True, False):
+                points = [(a["axis"], a["angle_deg"]) for a in axes if a["resolved"] == resolved]
+                if points:
+                    ax.plot(
+                        *zip(*points, strict=True),
+                        "o" if resolved else "x",
+                        color=colour,
+                        label=f"ordered={option}, " + ("gap ≥ 5 %" if resolved else "gap < 5 %"),
+                    )
+        ax.axhline(5, color="black", linestyle=":", linewidth=1)
+        ax.set_xlabel("latent j")
+        ax.set_ylabel("angle to PCA's j-th axis (°)")
+        ax.set_ylim(0, 90)
+        ax.set_title(f"{name}: linear AE")
+        ax.legend(fontsize="small")
+    return ctx.save_figure(fig, "linear_axes", title="linear AE: axis by axis")
 
 
 def dedicated(results: list[dict[str, Any]], model: str, eta: float) -> dict[str, Any] | None:
@@ -264,12 +308,12 @@ def run(ctx: Context) -> Section:
     found = {name: ctx.train(name, overrides) for name, overrides in sweeps(ctx).items()}
     parts = [f"{_report.summary([r for rs in found.values() for r in rs])}.", ""]
     for name in ("terrain", "mnist"):
-        parts += [
-            f"`{ctx.command('train', linear(ctx, name))}`:",
-            "",
-            linear_section(ctx, name, found[f"linear_{name}"]),
-            "",
-        ]
+        runs = {option: found[f"linear_{option}_{name}"][0] for option in LINEAR_ORDERED}
+        commands = " and ".join(
+            f"`{ctx.command('train', linear(ctx, name, option))}`" for option in LINEAR_ORDERED
+        )
+        parts += [f"{commands}:", "", linear_section(name, runs), ""]
+    parts += [axes_figure(ctx, found), ""]
     costs = []
     for name in ("terrain", "mnist"):
         table, cost = curve_section(name, found[f"per_eta_{name}"], found[f"ordered_{name}"])
