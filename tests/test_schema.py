@@ -294,6 +294,10 @@ MORE_CASES = {
     ),
     "prefix zero": (["ordered=nested", "ordered.prefix_sizes=[0,2]"], "ordered.prefix_sizes"),
     "ratio grid": (["ordered=nested", "ordered.prefix_ratios=[0]"], "ordered.prefix_ratios must"),
+    "no prefixes": (
+        ["ordered=matryoshka", "ordered.prefix_ratios=[]"],
+        "ordered.prefix_ratios must be a non-empty list of compression ratios",
+    ),
     "nested distribution": (
         ["ordered=nested", "ordered.distribution=normal"],
         "ordered.distribution must be one of uniform, geometric, prefixes",

@@ -97,6 +97,18 @@ def prefixes_within_latent(ctx: Context) -> None:
         )
 
 
+def some_prefixes(ctx: Context) -> None:
+    """A schema rule of the orderings that train prefixes: at least one prefix is reported (the
+    checkpoint criterion is computed over them)."""
+    if ctx["ordered.prefix_sizes"] is None and not ctx["ordered.prefix_ratios"]:
+        raise violation(
+            "ordered.prefix_ratios",
+            "a non-empty list of compression ratios (or give ordered.prefix_sizes)",
+            "[]",
+            [0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+        )
+
+
 PREFIXES = (
     Key(
         "prefix_sizes",

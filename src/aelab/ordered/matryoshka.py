@@ -25,6 +25,7 @@ from aelab.ordered.base import (
     prefix_codes,
     prefixes_within_latent,
     repeat_batch,
+    some_prefixes,
 )
 from aelab.schema.keys import Key, Target
 from aelab.schema.types import Choice
@@ -44,7 +45,7 @@ class Matryoshka(Ordering):
             Key("samples", Choice(SAMPLES), "all", note="(decoded at every prefix, or one)"),
             *PREFIXES,
         ),
-        rules=(prefixes_within_latent,),
+        rules=(prefixes_within_latent, some_prefixes),
     )
 
     def __init__(

@@ -19,7 +19,13 @@ import math
 import torch
 from torch import Tensor
 
-from aelab.ordered.base import PREFIXES, Ordering, Reconstruct, prefixes_within_latent
+from aelab.ordered.base import (
+    PREFIXES,
+    Ordering,
+    Reconstruct,
+    prefixes_within_latent,
+    some_prefixes,
+)
 from aelab.schema.keys import Key, Target
 from aelab.schema.types import Choice, Number
 
@@ -34,7 +40,7 @@ class NestedDropout(Ordering):
             Key("p", Number(gt=0, le=1), 0.1, note="(geometric: P(b = 1))"),
             *PREFIXES,
         ),
-        rules=(prefixes_within_latent,),
+        rules=(prefixes_within_latent, some_prefixes),
     )
 
     def __init__(
