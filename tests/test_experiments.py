@@ -220,3 +220,16 @@ def test_quick_runs_every_experiment(names, tmp_path, mnist_dir):
         assert section.is_file(), f"{name} wrote no section"
         assert section.read_text().strip(), f"{name}: empty section"
     assert {p: p.read_bytes() for p in docs} == docs  # --quick leaves the docs alone
+
+
+def test_every_section_of_a_run_records_the_commit_the_run_started_from(monkeypatch):
+    """The run writes its own sections: reading the commit again for each would mark every
+    section after the first "+dirty" although the code did not change."""
+    states = iter(["abc1234", "abc1234+dirty", "abc1234+dirty"])
+    monkeypatch.setattr(_cli._provenance, "commit", lambda root: next(states))
+    recorded = []
+    monkeypatch.setattr(
+        _cli, "run_one", lambda name, args, command, commit: recorded.append(commit)
+    )
+    assert _cli.main(["--only", "pca_equivalence,compression_curve"]) == 0
+    assert recorded == ["abc1234", "abc1234"]

@@ -112,7 +112,7 @@ def write_doc(name: str, doc: str, markdown: str, provenance: _docs.Provenance) 
     return path
 
 
-def run_one(name: str, args: argparse.Namespace, command: str) -> None:
+def run_one(name: str, args: argparse.Namespace, command: str, commit: str) -> None:
     module = load(name)
     ctx = context(name, module.DOC, args.quick, args.work_dir, args.jobs)
     if not args.quick:  # fail on missing markers before hours of training, not after
@@ -128,7 +128,7 @@ def run_one(name: str, args: argparse.Namespace, command: str) -> None:
         check_failed(ctx)
         return
     provenance = _docs.Provenance(
-        commit=_provenance.commit(ROOT),
+        commit=commit,
         command=command,
         date=date.today().isoformat(),
         machine=_provenance.machine(ctx.torch_threads),
@@ -183,12 +183,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     command = shlex.join(["aelab-experiments", *argv])
+    # the code the figures come from: read once, before this run writes its own sections (which
+    # would otherwise mark every later section "+dirty")
+    commit = _provenance.commit(ROOT)
     signal.signal(signal.SIGTERM, _interrupt)
     failed = []
     for name in chosen:
         print(f"{name}", flush=True)
         try:
-            run_one(name, args, command)
+            run_one(name, args, command, commit)
         except KeyboardInterrupt:
             print(f"  {name}: interrupted; run the same command again to resume", file=sys.stderr)
             return 130
