@@ -47,16 +47,15 @@ def test_datamodules_instantiate_without_touching_files(data, file_overrides):
 def test_per_dataset_model_defaults():
     mnist = compose_config("model=mlp", "data=mnist")
     assert mnist.model.output_activation == "unit_clip"
-    assert (mnist.data.batch_size, mnist.trainer.max_epochs) == (
-        128,
-        30,
-    )  # a recipe, not just a model
+    assert (mnist.data.batch_size, mnist.trainer.max_steps) == (128, 2000)  # a recipe
+    assert compose_config("model=mlp", "data=terrain").trainer.max_steps == 3000  # the default
     assert compose_config("model=mlp", "data=terrain").model.output_activation == "identity"
     # the command line, experiments and debug presets still win over the per-dataset recipe
     cfg = compose_config("model=mlp", "data=mnist", "model.output_activation=identity")
     assert cfg.model.output_activation == "identity"
     assert compose_config("data=mnist", "debug=tiny").trainer.max_epochs == 2
     assert compose_config("data=mnist", "trainer.max_epochs=3").trainer.max_epochs == 3
+    assert compose_config("data=mnist", "trainer.max_steps=50").trainer.max_steps == 50
 
 
 def test_unknown_option_fails_with_hydras_message():
