@@ -43,12 +43,20 @@ def cfg_for():
 def file_overrides(tmp_path_factory):
     """``data.path=...`` for the data options that read their input shape from a file.
 
-    ``file_overrides("array")`` is ``["data.path=<a tiny .npy of 64 x 16 vectors>"]``; other data
-    options need no file: ``[]``.
+    ``file_overrides("array")`` is ``["data.path=<a tiny .npy of 64 x 16 vectors>"]``,
+    ``file_overrides("dem")`` a 300 x 300 grid of 30 m cells; other data options need no file:
+    ``[]``.
     """
-    path = tmp_path_factory.mktemp("array") / "vectors.npy"
-    np.save(path, np.random.default_rng(0).normal(size=(64, 16)).astype(np.float32))
-    return lambda data: [f"data.path={path}"] if data == "array" else []
+    folder = tmp_path_factory.mktemp("array")
+    path, grid = folder / "vectors.npy", folder / "grid.npy"
+    rng = np.random.default_rng(0)
+    np.save(path, rng.normal(size=(64, 16)).astype(np.float32))
+    np.save(grid, rng.normal(size=(300, 300)).cumsum(0).cumsum(1).astype(np.float32))
+    overrides = {
+        "array": [f"data.path={path}"],
+        "dem": [f"data.path={grid}", "data.cell_size_m=[30,30]"],
+    }
+    return lambda data: overrides.get(data, [])
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:

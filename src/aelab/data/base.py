@@ -4,7 +4,8 @@ Besides its splits, a DataModule declares what evaluation needs, so no task prob
 ``class_names``, ``trained_classes`` (the classes its training split holds), ``value_range``,
 ``render`` (how to picture a sample), ``units`` (physical units of the inputs, if any),
 ``intrinsics`` (per-sample parameters the data were generated from, if known) and
-``alternative_test_split`` (the test split drawn again under changed settings, if possible).
+``alternative_test_split`` (the test split drawn again under changed settings, if possible) and
+``offset_windows`` (windows centred on summits or elsewhere, for the sampling-bias protocol).
 """
 
 import math
@@ -162,6 +163,14 @@ class InMemoryDataModule(L.LightningDataModule):
         raise ConfigError(
             f"{type(self).__name__} cannot draw a test split with other settings "
             f"({', '.join(changes) or 'none given'}); use a protocol that tests on its test split"
+        )
+
+    def offset_windows(self, size: int, seed: int | list[int], offset: str) -> Split:
+        """`size` test windows at `offset` from a summit (e.g. "summit", "uniform"), standardised
+        like the training split: the sampling-bias protocol. Data without summits raise."""
+        raise ConfigError(
+            f"{type(self).__name__} has no windows at an offset from a summit; the sampling-bias "
+            "protocol needs terrain (data=terrain) or an elevation model (data=dem)"
         )
 
     # --- shared -------------------------------------------------------------------------------

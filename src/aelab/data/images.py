@@ -17,11 +17,8 @@ Validation and test images are drawn per class (stratified), seeded by ``data.se
 ``classes`` keeps only the listed classes in train and val (one-class runs; test keeps all).
 """
 
-import hashlib
-import json
 import logging
 import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,8 +39,8 @@ from aelab.data.base import (
     image_sample_bytes,
     loader_keys,
 )
+from aelab.data.cache import cache_path, cache_stem, fingerprint, load_cache, save_cache
 from aelab.errors import ConfigError
-from aelab.runs.atomic import atomic_open
 from aelab.schema.keys import Context, Key, Target
 from aelab.schema.memory import available_memory, gib
 from aelab.schema.message import override_text, violation
@@ -228,56 +225,21 @@ def decode_all(folder: Folder, size: tuple[int, int], fit: str, channels: int) -
 
 
 # --- the cache ---------------------------------------------------------------------------------
-def fingerprint(folder: Folder, size: tuple[int, int], fit: str, channels: int) -> str:
+def folder_fingerprint(folder: Folder, size: tuple[int, int], fit: str, channels: int) -> str:
     """What the decoded images depend on: the files (paths, bytes, mtimes) and the options."""
-    content = {
-        "version": CACHE_VERSION,
-        "size": list(size),
-        "fit": fit,
-        "channels": channels,
-        "classes": folder.classes,
-        "files": [
-            [f, *s, label]
-            for f, s, label in zip(folder.files, folder.stats, folder.labels, strict=True)
-        ],
-    }
-    return hashlib.sha256(json.dumps(content).encode()).hexdigest()
-
-
-def cache_stem(root: Path, size: tuple[int, int], fit: str, channels: int) -> str:
-    """The start of a cache file's name: one per folder location and decoding options."""
-    name = re.sub(r"[^\w.-]+", "_", root.name or "root")[:40]
-    where = hashlib.sha256(f"{root}|{size}|{fit}|{channels}".encode()).hexdigest()[:10]
-    return f"images-{name}-{where}"
-
-
-def load_cache(path: Path, key: str) -> dict[str, torch.Tensor] | None:
-    """The cached ``x`` (uint8) and ``label`` when `path` holds them for `key`, else None."""
-    if not path.is_file():
-        return None
-    try:
-        cached = torch.load(path, map_location="cpu", weights_only=True)
-        if cached.get("fingerprint") == key:
-            return {"x": cached["x"], "label": cached["label"]}
-    except Exception as error:  # noqa: BLE001 - an unreadable cache is decoded again
-        log.warning("ignoring the unreadable image cache %s (%s)", path, error)
-    return None
-
-
-def save_cache(path: Path, key: str, images: dict[str, torch.Tensor]) -> None:
-    """Write the cache atomically and remove this folder's outdated caches; failures only log."""
-    try:
-        with atomic_open(path, "wb") as handle:
-            torch.save({"fingerprint": key, **images}, handle)
-    except OSError as error:
-        log.warning(
-            "could not write the image cache %s (%s); decoding again next time", path, error
-        )
-        return
-    stem = path.name.rsplit("-", 1)[0]
-    for old in path.parent.glob(f"{stem}-*.pt"):
-        if old != path:
-            old.unlink(missing_ok=True)
+    return fingerprint(
+        {
+            "version": CACHE_VERSION,
+            "size": list(size),
+            "fit": fit,
+            "channels": channels,
+            "classes": folder.classes,
+            "files": [
+                [f, *s, label]
+                for f, s, label in zip(folder.files, folder.stats, folder.labels, strict=True)
+            ],
+        }
+    )
 
 
 # --- the splits --------------------------------------------------------------------------------
@@ -461,17 +423,19 @@ class ImageFolderDataModule(InMemoryDataModule):
     # --- the splits ------------------------------------------------------------------------------
     def decoded(self, folder: Folder) -> dict[str, torch.Tensor]:
         """Every image of `folder` as uint8 ``x`` with its ``label``: from the cache, or decoded."""
-        key = fingerprint(folder, self.size, self.fit, self.channels)
-        stem = cache_stem(folder.root, self.size, self.fit, self.channels)
-        path = self.cache_dir / f"{stem}-{key[:16]}.pt"
-        cached = load_cache(path, key)
+        key = folder_fingerprint(folder, self.size, self.fit, self.channels)
+        stem = cache_stem(
+            "images", folder.root.name, folder.root, self.size, self.fit, self.channels
+        )
+        path = cache_path(self.cache_dir, stem, key)
+        cached = load_cache(path, key, "image")
         if cached is not None:
             return cached
         images = {
             "x": torch.from_numpy(decode_all(folder, self.size, self.fit, self.channels)),
             "label": torch.tensor(folder.labels, dtype=torch.int64),
         }
-        save_cache(path, key, images)
+        save_cache(path, key, images, "image")
         return images
 
     def build_splits(self) -> dict[str, Split]:

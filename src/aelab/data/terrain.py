@@ -55,6 +55,7 @@ __all__ = [
 
 #: settings ``alternative_test_split`` may change
 TEST_SPLIT_CHANGES = ("classes", "mountain_offset", "roughness_scale")
+SAMPLING_BIAS_CLASSES = {"mountain": 1.0}  # the windows of `offset_windows`
 
 
 # --- the config schema's sizes ----------------------------------------------------------------
@@ -188,6 +189,12 @@ class TerrainDataModule(InMemoryDataModule):
         )
         self.setup()  # the training statistics
         return self._to_split(generator.generate(size, seed=seed))
+
+    def offset_windows(self, size: int, seed: int | list[int], offset: str) -> Split:
+        """`size` mountain windows at `offset` from the summit (summit, wall or uniform)."""
+        return self.alternative_test_split(
+            size, seed, classes=SAMPLING_BIAS_CLASSES, mountain_offset=offset
+        )
 
     def build_splits(self) -> dict[str, Split]:
         generated = {name: self._generate(name) for name in self.sizes}

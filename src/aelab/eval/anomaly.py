@@ -5,8 +5,9 @@ The protocol (``anomaly`` config group) says which test samples are anomalies:
 - ``classes``: the test split, anomalies = classes other than ``normal_classes`` (default: the
   classes the model was trained on, ``datamodule.trained_classes``): MNIST one-class, terrain
   novelty;
-- ``sampling_bias``: mountain windows drawn again (``datamodule.alternative_test_split``), half at
-  ``normal_offset`` from the summit, half at ``anomalous_offset`` (the anomalies).
+- ``sampling_bias``: windows drawn again at an offset from a summit (``datamodule.offset_windows``:
+  mountain windows of the synthetic terrain, local summits or anywhere on an elevation model),
+  half at ``normal_offset``, half at ``anomalous_offset`` (the anomalies).
 
 Scores: `aelab.eval._anomaly_scores` (reconstruction error, or a VAE's -ELBO / -IWAE / plug-in).
 The baseline is the reconstruction error of closed-form PCA at the same latent size, fitted on
@@ -34,7 +35,6 @@ ORDER = 20
 NEEDS = ("anomalies",)
 
 PROTOCOLS = ("classes", "sampling_bias")
-SAMPLING_BIAS_CLASSES = {"mountain": 1.0}  # the windows of the sampling-bias protocol
 
 
 # --- which test samples are anomalies -----------------------------------------------------------
@@ -57,7 +57,7 @@ def class_ids(names: list[Any], class_names: list[str]) -> list[int]:
 def sampling_bias_test_set(
     datamodule, size: int, normal_offset: str, anomalous_offset: str
 ) -> dict[str, Tensor]:
-    """Mountain windows, half at `normal_offset`, half at `anomalous_offset` (the anomalies).
+    """Windows half at `normal_offset`, half at `anomalous_offset` (the anomalies).
 
     Drawn with the checkpoint's data settings and seed, standardised with its training
     statistics, so the normal half comes from the training distribution; ``is_anomaly`` marks
@@ -65,14 +65,7 @@ def sampling_bias_test_set(
     """
     parts = []
     for index, offset in enumerate((normal_offset, anomalous_offset)):
-        part = dict(
-            datamodule.alternative_test_split(
-                size // 2,
-                seed=[datamodule.seed, 100 + index],
-                classes=SAMPLING_BIAS_CLASSES,
-                mountain_offset=offset,
-            )
-        )
+        part = dict(datamodule.offset_windows(size // 2, [datamodule.seed, 100 + index], offset))
         part["is_anomaly"] = torch.full((len(part["x"]),), index, dtype=torch.int64)
         parts.append(part)
     return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
