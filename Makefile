@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_overhead.py
 	$(BIN)/python scripts/bench_startup.py
 	$(BIN)/python scripts/bench_linear_convergence.py
+	$(BIN)/python scripts/bench_dem.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -69,3 +69,11 @@ def test_linear_convergence_writes_what_it_prints_as_json(tmp_path, mnist_dir):
     assert (row["epochs"] is None) == (row["seconds"] is None) == (row["ratio"] > 1.005)
     printed = done.stdout.splitlines()[-1].split()  # the table row it printed
     assert printed[0] == "2" and printed[3] == f"{row['ratio']:.4f}"
+
+
+def test_dem_benchmark_times_cold_cached_and_banded_cuts():
+    bench = load_script("bench_dem")
+    figures = bench.measure(size=200)  # 6 km: 121 windows of 1000 m at a 500 m stride
+    assert figures["windows"] == 11 * 11
+    assert figures["cold_windows_per_s"] == figures["windows"] / figures["cold_s"]
+    assert figures["cached_s"] > 0 and figures["banded_s"] > 0
