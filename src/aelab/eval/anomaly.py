@@ -78,7 +78,7 @@ def anomaly_test_set(run: LoadedRun, settings) -> tuple[dict[str, Tensor], Tenso
         test = sampling_bias_test_set(
             dm, settings.test_size, settings.normal_offset, settings.anomalous_offset
         )
-        description = f"mountain windows, {settings.anomalous_offset} vs {settings.normal_offset}"
+        description = f"windows at {settings.anomalous_offset} vs {settings.normal_offset}"
         return test, test.pop("is_anomaly").bool(), description
     if settings.protocol != "classes":
         raise ConfigError(
