@@ -221,7 +221,14 @@ class DemDataModule(InMemoryDataModule):
 
     def _read_whole_if_it_fits(self) -> None:
         budget, needed = self.memory_budget(), self.raster.bytes
+        if self.raster.in_memory:
+            return
         if needed <= budget:
+            log.info(
+                "data: the raster needs %s as float32 (data.in_memory_limit %s): reading it whole",
+                size_text(needed),
+                size_text(budget),
+            )
             self.raster.keep_in_memory()
         else:
             log.info(

@@ -57,6 +57,10 @@ class Raster:
         """Extent (width, height) in metres."""
         return self.shape[1] * self.cell_m[0], self.shape[0] * self.cell_m[1]
 
+    @property
+    def in_memory(self) -> bool:
+        return self._kept is not None
+
     def keep_in_memory(self) -> None:
         """Read the whole grid once; later `rows` calls slice it."""
         if self._kept is None:

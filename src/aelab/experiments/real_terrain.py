@@ -81,7 +81,7 @@ def leaky(ctx: Context) -> list[str]:
 
 
 def resolutions(ctx: Context) -> list[str]:
-    grid = "5,10" if ctx.quick else RESOLUTIONS
+    grid = "5" if ctx.quick else RESOLUTIONS
     return [
         *dem(ctx),
         "model=mlp",
