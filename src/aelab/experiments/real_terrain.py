@@ -14,6 +14,7 @@ blocks. On it and on the synthetic terrain (the defaults):
   read again on shifted and jittered points (`aelab.metrics.resampling`), per relief class.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,21 @@ def resampling_table(measured: dict[int, list[dict]]) -> str:
     return markdown_table(header, rows) + "\n"
 
 
+def resamplings_table(measured: dict[int, list[dict]], cls: str = "all") -> str:
+    """Rows: resamplings (shifted grids, jittered points); columns: r; cells: whitened code shift
+    of the AE / PCA for the windows of class `cls`."""
+    names = [x["resampling"] for x in next(iter(measured.values())) if x["class"] == cls]
+    rows = []
+    for name in names:
+        cells = []
+        for rows_at_r in measured.values():
+            row = next(x for x in rows_at_r if x["resampling"] == name and x["class"] == cls)
+            cells.append(f"{row['model_code_whitened']:.3f} / {row['pca_code_whitened']:.3f}")
+        rows.append((name, cells))
+    header = ["resampling (AE / PCA)", *(f"r = {r}" for r in measured)]
+    return markdown_table(header, rows) + "\n"
+
+
 def measure_resampling(ctx: Context) -> tuple[dict[int, list[dict]], int]:
     measured, windows = {}, 0
     for result in checked(ctx.train("resolution", resolutions(ctx)), "resolution run"):
@@ -192,6 +208,8 @@ def measure_resampling(ctx: Context) -> tuple[dict[int, list[dict]], int]:
         ctx.say(f"{ctx.name}: measuring r = {run.datamodule.resolution}")
         measured[run.datamodule.resolution] = resampling.measure(run, draws=DRAWS)
         windows = len(run.datamodule.split("test")["x"])
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    (ctx.work_dir / "shifts.json").write_text(json.dumps(measured, indent=1) + "\n")
     return dict(sorted(measured.items())), windows
 
 
@@ -295,6 +313,11 @@ def run(ctx: Context) -> Section:
         "",
         resampling_table(measured),
         flatness_reading(measured),
+        "",
+        "Whitened code shift of all test windows under every resampling (the grid shifted by "
+        "1/4 and 1/2 cell along x and y; each point jittered within 1/2 or 1 cell), AE / PCA:",
+        "",
+        resamplings_table(measured),
     ]
     if not measured:
         raise ExperimentError("no resolution run finished")
