@@ -21,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from aelab.config import CONFIG_DIR
+from aelab.entry import app_started, run_app
 from aelab.eval import TASKS, Outputs, headline_metrics, select_tasks
 from aelab.plugins import require_plugins
 from aelab.runs.atomic import write_json
@@ -95,13 +96,14 @@ def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def _main(cfg: DictConfig) -> float:
+    app_started()
     return run_task(cfg, evaluate, print_summary)
 
 
 def main() -> None:
     """aelab-eval: the Hydra app, after checking the plugins the command line needs."""
     require_plugins(sys.argv[1:])
-    _main()
+    run_app(_main, "aelab-eval", "eval")
 
 
 if __name__ == "__main__":

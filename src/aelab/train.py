@@ -16,6 +16,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from aelab.config import CONFIG_DIR
+from aelab.entry import app_started, run_app
 from aelab.plugins import require_plugins
 from aelab.runs.job import run_task
 
@@ -263,13 +264,14 @@ def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float:
+    app_started()
     return run_task(cfg, train, print_summary)
 
 
 def main() -> None:
     """aelab-train: the Hydra app, after checking the plugins the command line needs."""
     require_plugins(sys.argv[1:])
-    _main()
+    run_app(_main, "aelab-train", "train")
 
 
 if __name__ == "__main__":

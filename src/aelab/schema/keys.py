@@ -21,6 +21,13 @@ class Key:
 
     def check(self, group: str, value: Any) -> None:
         """Raise `ConfigError` naming ``group.name`` when `value` does not fit."""
+        self._check(f"{group}.{self.name}", value)
+
+    def check_top_level(self, value: Any) -> None:
+        """The same for a key outside any group (``seed``)."""
+        self._check(self.name, value)
+
+    def _check(self, path: str, value: Any) -> None:
         if value is None and self.nullable:
             return
         problem = self.type.problem(value)
@@ -28,7 +35,7 @@ class Key:
             return
         must = problem.must + (" or null" if self.nullable and not problem.part else "")
         must += f" {self.note}" if self.note else ""
-        raise violation(f"{group}.{self.name}", must, problem.got, self.example, part=problem.part)
+        raise violation(path, must, problem.got, self.example, part=problem.part)
 
 
 @dataclass

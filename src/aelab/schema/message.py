@@ -56,10 +56,11 @@ def unknown_key(
     `known` maps the keys that exist to their `Key` declarations (their ``example``) or None;
     without a close match the example sets `fallback` (default: the first key).
     """
+    path = f"{group}.{name}" if group else name  # no group: a key at the top of the config
     if not known:  # nothing to suggest but removing it
         return ConfigError(
-            f"{group}.{name} must be a key of {owner}, got unknown key {name!r} ({owner} takes "
-            f"no keys); e.g. ~{group}.{name}"
+            f"{path} must be a key of {owner}, got unknown key {name!r} ({owner} takes "
+            f"no keys); e.g. ~{path}"
         )
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
     if close:
@@ -71,5 +72,5 @@ def unknown_key(
         hint = fallback if fallback in known else next(iter(known))
         example = getattr(known[hint], "example", value)
     return violation(
-        f"{group}.{name}", must, f"unknown key {name!r}", example, example_key=f"{group}.{hint}"
+        path, must, f"unknown key {name!r}", example, example_key=f"{group}.{hint}" if group else hint
     )

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from aelab.schema.compression import COMPRESSION
 from aelab.schema.keys import Context, Target
 from aelab.schema.message import unknown_key, violation
+from aelab.schema.run_keys import RUN_KEYS, check_run_keys
 from aelab.schema.signatures import INJECTED, config_keys, defaults, target_class
 from aelab.schema.targets import class_schema
 
@@ -89,6 +90,7 @@ def validate_train_config(cfg: DictConfig) -> None:
     from aelab.schema.memory import available_memory, check_data_memory, check_model_memory
     from aelab.schema.trainer import check_trainer
 
+    check_run_keys({k: cfg.get(k) for k in RUN_KEYS.by_name if k in cfg})
     compression = plain_values(cfg, "compression", COMPRESSION)
     check_keys("compression", compression, COMPRESSION, COMPRESSION.by_name, "compression")
     targets: dict[str, Target] = {}
