@@ -58,7 +58,6 @@ class TensorBatches:
         device: torch.device | None = None,
         rank: int = 0,
         world_size: int = 1,
-        drop_last: bool = False,
     ) -> None:
         lengths = {len(t) for t in tensors.values()}
         if len(lengths) != 1:
@@ -74,7 +73,6 @@ class TensorBatches:
         self.device = device
         self.rank = rank
         self.world_size = world_size
-        self.drop_last = drop_last
 
     @property
     def samples_per_rank(self) -> int:
@@ -82,7 +80,7 @@ class TensorBatches:
 
     def __len__(self) -> int:
         n = self.samples_per_rank
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return -(-n // self.batch_size)  # the last batch may be smaller
 
     def _move_to_device(self) -> None:
         """Move the splits to the device once; memory-mapped ones stay (batches move alone)."""

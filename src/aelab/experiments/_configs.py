@@ -31,7 +31,6 @@ IGNORED_KEYS = (
     "hydra",
     "paths",
     "logger",
-    "task_name",
     "objective",
     "torch_threads",
     "callbacks.progress_bar",

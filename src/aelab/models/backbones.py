@@ -27,7 +27,6 @@ from aelab.schema.message import violation
 from aelab.schema.types import Choice, Flag, Integer, Sizes
 
 BACKBONES = ("mlp", "conv")
-HEADS = ("latent", "features")
 
 # --- the config keys of the networks built here, for the variants' SCHEMA --------------------
 NETWORK = (

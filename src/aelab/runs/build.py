@@ -23,10 +23,6 @@ class Run:
     input_dim: int  # n
     latent_dim: int  # m
 
-    @property
-    def compression_ratio(self) -> float:
-        return self.latent_dim / self.input_dim
-
 
 def build_run(
     cfg: DictConfig | dict[str, Any],
