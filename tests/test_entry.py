@@ -27,6 +27,7 @@ CASES = {
     "another option's key": (["model=conv", "model.hidden_sizes=[8]"], "a key of model=conv"),
     "a sweep": (["-m", "model=conv,mlp", "model.hidden_dim=[3]"], "a key of model=conv"),
     "the seed": (["seed=abc"], "seed must be an integer >= 0"),
+    "a huge grid": (["data.resolution=100000"], "10000000000 inputs needs at least"),
 }
 
 

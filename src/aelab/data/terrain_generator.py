@@ -21,7 +21,7 @@ low-order descriptors fitted by least squares to the continuous surface on a fin
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -367,7 +367,6 @@ class TerrainGenerator:
         self.probabilities = np.array(values) / sum(values)
         self.mountain_offset = mountain_offset
         self.roughness_scale = roughness_scale
-        self._grid = _fourier_basis(*grid_points(resolution))
         fine_x, fine_y = grid_points(FINE_GRID)
         fine_basis = _fourier_basis(fine_x, fine_y)
         design = np.stack(
@@ -377,6 +376,12 @@ class TerrainGenerator:
         mean = np.full((1, len(fine_x)), 1 / len(fine_x))
         self._fine_stats = np.concatenate([fit, mean]).T  # (P_fine, 7): quadratic fit and mean
         self._fourier_stats = fine_basis @ self._fine_stats  # (2K, 7)
+
+    @cached_property
+    def _grid(self) -> np.ndarray:
+        """The Fourier basis at the r x r cell centres, built on first use: constructing a
+        generator allocates nothing that grows with r, so the memory check comes first."""
+        return _fourier_basis(*grid_points(self.resolution))
 
     def generate(self, n: int, seed: int | list[int], points: np.ndarray | None = None) -> Patches:
         """Draw n patches; the same seed gives the same ground at any resolution.
