@@ -83,7 +83,15 @@ class FixedData(InMemoryDataModule):
 
 def make_model(seed: int = 0) -> MLPAutoencoder:
     torch.manual_seed(seed)
-    return MLPAutoencoder([1, 28, 28], 16, hidden_sizes=[512, 256], output_activation="sigmoid")
+    return MLPAutoencoder(
+        [1, 28, 28],
+        16,
+        hidden_sizes=[512, 256],
+        output_activation="sigmoid",
+        linear_path=False,  # the hand-written loop has no PCA start
+        lr=1e-3,  # and a constant learning rate of 1e-3
+        scheduler="none",
+    )
 
 
 class HandWrittenLoop:

@@ -19,8 +19,10 @@ from tests.conftest import compose_config, load_results, run_cli
 SHAPE = [1, 4, 4]
 VARIANTS = {
     "linear": lambda: LinearAutoencoder(SHAPE, 3),
-    "mlp": lambda: MLPAutoencoder(SHAPE, 3, hidden_sizes=[8], activation="tanh"),
-    "conv": lambda: ConvAutoencoder(SHAPE, 3, channels=[4], fc_sizes=[8], activation="tanh"),
+    "mlp": lambda: MLPAutoencoder(SHAPE, 3, hidden_sizes=[8], activation="tanh", linear_path=False),
+    "conv": lambda: ConvAutoencoder(
+        SHAPE, 3, channels=[4], fc_sizes=[8], activation="tanh", linear_path=False
+    ),
     "vae": lambda: VariationalAutoencoder(SHAPE, 3, hidden_sizes=[8], activation="tanh"),
 }
 

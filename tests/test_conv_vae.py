@@ -134,7 +134,12 @@ def test_vae_logs_the_kl_of_each_dimension_once_per_epoch():
 def test_conv_autoencoder_decodes_to_exactly_the_input_size(shape, kernel_size):
     torch.manual_seed(0)
     model = ConvAutoencoder(
-        shape, 6, channels=[4, 8], kernel_size=kernel_size, output_activation="sigmoid"
+        shape,
+        6,
+        channels=[4, 8],
+        kernel_size=kernel_size,
+        output_activation="sigmoid",
+        linear_path=False,
     )
     x = torch.rand(3, *shape)
     assert model.encode(x).shape == (3, 6)

@@ -52,7 +52,7 @@ def run() -> LoadedRun:
     torch.manual_seed(0)
     dm = Blobs()
     dm.setup()
-    model = MLPAutoencoder([1, 1, 8], 4, hidden_sizes=[16]).eval()
+    model = MLPAutoencoder([1, 1, 8], 4, hidden_sizes=[16], linear_path=False).eval()
     return LoadedRun(model, dm, {"model": {}, "data": {}}, Path("x"), torch.device("cpu"))
 
 

@@ -49,7 +49,9 @@ def test_an_evaluation_key_is_one_line(monkeypatch, capfd, tmp_path):
 
 
 def test_other_hydra_errors_pass_through_unchanged(monkeypatch, capfd, tmp_path):
-    code, lines = run_main(train.main, ["model=nosuch", f"hydra.run.dir={tmp_path}"], monkeypatch, capfd)
+    code, lines = run_main(
+        train.main, ["model=nosuch", f"hydra.run.dir={tmp_path}"], monkeypatch, capfd
+    )
     assert code == 1
     assert any("model/nosuch" in line for line in lines)
     assert not any(line.startswith("aelab: error:") for line in lines)

@@ -93,7 +93,9 @@ def fitted(datamodule, latent_dim: int = 3, steps: int = 150) -> LoadedRun:
     """An MLP autoencoder fitted to the training split by a few full-batch Adam steps."""
     torch.manual_seed(0)
     datamodule.setup()
-    model = MLPAutoencoder(list(datamodule.input_shape), latent_dim, hidden_sizes=[16])
+    model = MLPAutoencoder(
+        list(datamodule.input_shape), latent_dim, hidden_sizes=[16], linear_path=False
+    )
     x = datamodule.split("train")["x"]
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(steps):
@@ -108,7 +110,9 @@ def one_class_colour() -> LoadedRun:
     """3-channel images trained on cats alone, by a Lightning trainer with aelab's callbacks."""
     L.seed_everything(0, verbose=False)
     dm = Pets(trained=[0])
-    model = MLPAutoencoder([3, 6, 6], 3, hidden_sizes=[16], lr=1e-2)
+    model = MLPAutoencoder(
+        [3, 6, 6], 3, hidden_sizes=[16], lr=1e-2, scheduler="none", linear_path=False
+    )
     trainer = L.Trainer(
         max_epochs=25,
         accelerator="cpu",
@@ -262,7 +266,8 @@ def test_every_task_runs_on_standardised_vectors(cfg, tmp_path):
 
 def test_interpolation_paths_of_vectors_and_images_have_their_shape(cfg):
     for shape in [(1, 1, 12), (1, 6, 6), (3, 6, 6)]:
-        run = loaded(MLPAutoencoder(list(shape), 2, hidden_sizes=[8]), Pets(shape))
+        model = MLPAutoencoder(list(shape), 2, hidden_sizes=[8], linear_path=False)
+        run = loaded(model, Pets(shape))
         out = Recording()
         result = interpolation.run(run, cfg, out)
         steps = cfg.interpolation.steps
@@ -341,7 +346,8 @@ def test_score_histogram_takes_negative_scores_as_they_are():
 @pytest.mark.parametrize("shape", [(3, 5, 9), (1, 1, 12)])
 def test_embedding_runs_on_oblong_images_and_vectors(shape, cfg, tmp_path):
     """The projector's sprite wants square thumbnails; vectors get none."""
-    run = loaded(MLPAutoencoder(list(shape), 2, hidden_sizes=[8]), Pets(shape))
+    model = MLPAutoencoder(list(shape), 2, hidden_sizes=[8], linear_path=False)
+    run = loaded(model, Pets(shape))
     result = run_task("embedding", run, cfg, tmp_path)
     assert result["map"]["axes"] == ["z1", "z2"] and "label_accuracy" in result
     thumbnails = embedding.projector_thumbnails(run.datamodule.split("test")["x"], run.datamodule)

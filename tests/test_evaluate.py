@@ -152,7 +152,9 @@ def test_mnist_one_class_anomaly_and_embedding(one_class_mnist, tmp_path):
     cfg = compose_config("ckpt_path=x", config_name="eval")
     datamodule = one_class_mnist
     torch.manual_seed(0)
-    model = MLPAutoencoder([1, 28, 28], 4, hidden_sizes=[32], output_activation="sigmoid")
+    model = MLPAutoencoder(
+        [1, 28, 28], 4, hidden_sizes=[32], output_activation="sigmoid", linear_path=False
+    )
     run = LoadedRun(model.eval(), datamodule, {}, Path("x"), torch.device("cpu"))
     out = Outputs(tmp_path)
     try:

@@ -25,8 +25,8 @@ SETTINGS = {
 }
 VARIANTS = {
     "linear": lambda: LinearAutoencoder([1, 6, 6], 3),
-    "mlp": lambda: MLPAutoencoder([1, 6, 6], 3, hidden_sizes=[16]),
-    "conv": lambda: ConvAutoencoder([1, 6, 6], 3, channels=[4]),
+    "mlp": lambda: MLPAutoencoder([1, 6, 6], 3, hidden_sizes=[16], linear_path=False),
+    "conv": lambda: ConvAutoencoder([1, 6, 6], 3, channels=[4], linear_path=False),
     "vae": lambda: VariationalAutoencoder([1, 6, 6], 3, hidden_sizes=[16]),
 }
 

@@ -39,7 +39,7 @@ def test_starts_at_the_pca_reconstruction(make, m):
 
 def test_without_the_path_the_model_is_not_pca():
     x = low_rank_data()
-    model = MLPAutoencoder([1, 6, 6], 2, hidden_sizes=[16])
+    model = MLPAutoencoder([1, 6, 6], 2, hidden_sizes=[16], linear_path=False)
     assert model.pca_path is None
     pca = fit_pca(x, 2)
     assert not torch.allclose(model.reconstruct(x), pca.decode(pca.encode(x)).float().view_as(x))

@@ -34,7 +34,9 @@ def fit(model, x, steps, lr):
     [
         lambda: LinearAutoencoder([1, 28, 28], 8),
         lambda: LinearAutoencoder([1, 28, 28], 8, variant="uncentred"),
-        lambda: MLPAutoencoder([1, 28, 28], 8, hidden_sizes=[64, 32], output_activation="sigmoid"),
+        lambda: MLPAutoencoder(
+            [1, 28, 28], 8, hidden_sizes=[64, 32], output_activation="sigmoid", linear_path=False
+        ),
     ],
 )
 def test_api_shapes_and_gradients(make):

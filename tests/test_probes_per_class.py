@@ -78,7 +78,7 @@ def test_full_rank_pca_reads_mean_altitude_within_every_class(terrain):
 
 def test_embedding_task_writes_per_class_probes_for_the_model_and_pca(terrain, tmp_path):
     torch.manual_seed(0)
-    model = MLPAutoencoder([1, 5, 5], 3, hidden_sizes=[16]).eval()
+    model = MLPAutoencoder([1, 5, 5], 3, hidden_sizes=[16], linear_path=False).eval()
     run = LoadedRun(model, terrain, {}, Path("x"), torch.device("cpu"))
     settings = OmegaConf.create({"fit_on": "auto", "max_fit": 10000, "ridge_alpha": 1e-3})
     out = Outputs(tmp_path)

@@ -50,7 +50,9 @@ def test_kl_statistics_report_mean_activation_and_distance_to_rho():
 def test_sparse_kl_rejects_an_unbounded_latent_activation():
     with pytest.raises(ConfigError, match="model.latent_activation=sigmoid"):
         SparseKL().check(latent_dim=5, latent_activation="relu")
-    with pytest.raises(ConfigError, match="sparse_kl needs latents in"):
+    with pytest.raises(
+        ConfigError, match="latent_activation must be sigmoid with regularizer=sparse_kl"
+    ):
         MLPAutoencoder([1, 4, 4], 3, regularizer=SparseKL(), latent_activation="identity")
     SparseKL().check(latent_dim=5, latent_activation="sigmoid")  # the composed default is fine
 

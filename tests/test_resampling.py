@@ -138,7 +138,7 @@ def tiny_run() -> LoadedRun:
     )
     dm.setup()
     torch.manual_seed(0)
-    model = MLPAutoencoder([1, 5, 5], 3, hidden_sizes=[16]).eval()
+    model = MLPAutoencoder([1, 5, 5], 3, hidden_sizes=[16], linear_path=False).eval()
     return LoadedRun(model, dm, {}, Path("x"), torch.device("cpu"))
 
 

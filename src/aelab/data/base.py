@@ -106,11 +106,9 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def __init__(self, batch_size: int, seed: int, eval_batch_size: int | None = None) -> None:
         super().__init__()
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ConfigError(
-                f"data.batch_size must be a positive integer, got {batch_size!r}; "
-                "set e.g. data.batch_size=256"
-            )
+        # the schema's check (the class's own declaration of the key, else this base's)
+        key = self.SCHEMA.by_name.get("batch_size", InMemoryDataModule.SCHEMA.by_name["batch_size"])
+        key.check("data", batch_size)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or max(batch_size, 1024)
         self.seed = seed  # the data: generation and splits

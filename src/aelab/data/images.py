@@ -306,7 +306,7 @@ class ImageFolderDataModule(InMemoryDataModule):
     def __init__(
         self,
         path: str | None = None,
-        size: int | list[int] = 32,
+        size: int | list[int] = (32, 32),
         fit: str = "resize",
         channels: int = 3,
         cache_dir: str = "data/cache",

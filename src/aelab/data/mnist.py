@@ -26,6 +26,7 @@ from aelab.data.base import (
     loader_keys,
     split_keys,
 )
+from aelab.data.images import plain
 from aelab.errors import ConfigError
 from aelab.schema.keys import Context, Key, Target
 from aelab.schema.message import violation
@@ -193,7 +194,8 @@ class ImageFilesDataModule(InMemoryDataModule):
     ``split=official`` carves validation from the training file and tests on the test file; the
     split `TEST_ONLY` carves train/val/test from the test file alone. ``classes`` (ids or names)
     keeps only those classes in train/val (one-class runs; test keeps every class). Subclasses
-    name the dataset and read its files (`_ensure_files`, `_load`).
+    name the dataset, declare its keys (``SCHEMA = files_schema(...)``, which the constructor
+    checks values against) and read its files (`_ensure_files`, `_load`).
     """
 
     NAME = "images"  # the dataset, in messages
@@ -216,16 +218,17 @@ class ImageFilesDataModule(InMemoryDataModule):
         seed: int = 1234,
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed, eval_batch_size=eval_batch_size)
-        splits = ("official", self.TEST_ONLY)
-        if split not in splits:
-            raise ConfigError(f"data.split must be one of {', '.join(splits)}, got {split!r}")
-        for name, size in (("val_size", val_size), ("test_size", test_size)):
-            if not isinstance(size, int) or size <= 0:
-                raise ConfigError(f"data.{name} must be a positive integer, got {size!r}")
-        if train_size is not None and (not isinstance(train_size, int) or train_size <= 0):
-            raise ConfigError(
-                f"data.train_size must be a positive integer or null, got {train_size!r}"
-            )
+        classes = plain(classes)
+        settings = {
+            "split": split,
+            "train_size": train_size,
+            "val_size": val_size,
+            "test_size": test_size,
+        }
+        if classes is not None:  # MNIST takes its classes as data.digits
+            settings[self.CLASSES_KEY] = classes
+        for name, value in settings.items():  # direct use gets the command line's messages
+            self.SCHEMA.by_name[name].check("data", value)
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.split_name = split
         self.download = download
@@ -236,14 +239,8 @@ class ImageFilesDataModule(InMemoryDataModule):
         self.keep = None if classes is None else self._class_ids(self.classes)
 
     def _class_ids(self, classes: list[int | str]) -> list[int]:
-        """Class ids of `classes` (ids or names), or a one-line error naming the key."""
+        """Class ids of `classes` (ids or names, checked by the schema)."""
         names = self.CLASS_NAMES
-        allowed = ClassList(names)
-        if not allowed.fits(classes):
-            raise ConfigError(
-                f"data.{self.CLASSES_KEY} must be {allowed.phrase}, got {classes!r}; "
-                f"e.g. data.{self.CLASSES_KEY}=[0]"
-            )
         return [c if is_integer(c) else names.index(c) for c in classes]
 
     # --- what a subclass provides -------------------------------------------------------------
@@ -418,9 +415,8 @@ class MNISTDataModule(IDXDataModule):
             eval_batch_size=eval_batch_size,
             seed=seed,
         )
-        if digits is not None:
-            digits = list(digits)
-            if not digits or any(d not in range(10) for d in digits):
-                raise ConfigError(f"data.digits must list digits 0..9, got {digits!r}")
+        digits = plain(digits)
+        MNISTDataModule.SCHEMA.by_name["digits"].check("data", digits)  # the schema's message
+        digits = None if digits is None else list(digits)
         self.digits = digits
         self.classes = self.keep = digits

@@ -17,6 +17,7 @@ from aelab.data.base import (
     loader_keys,
     split_keys,
 )
+from aelab.data.images import plain
 from aelab.data.terrain_generator import (
     CHUNK,
     CLASS_NAMES,
@@ -69,6 +70,7 @@ def _sample_bytes(input_dim: int) -> int:
 
 
 CLASS_WEIGHTS = Weights(CLASS_NAMES, "terrain class", "terrain classes")
+EVERY_CLASS = dict.fromkeys(CLASS_NAMES, 1.0)  # the default mixture (conf/data/terrain.yaml)
 
 
 class TerrainDataModule(InMemoryDataModule):
@@ -98,26 +100,34 @@ class TerrainDataModule(InMemoryDataModule):
     def __init__(
         self,
         resolution: int = 10,
-        classes: dict[str, float] | None = None,
+        classes: dict[str, float] | None = EVERY_CLASS,
         mountain_offset: str = "uniform",
         roughness_scale: float = 1.0,
         train_size: int = 20000,
         val_size: int = 2000,
         test_size: int = 2000,
-        batch_size: int = 256,
+        batch_size: int = 128,
         eval_batch_size: int | None = None,
         seed: int = 1234,
         test_mountain_offset: str | None = None,
         test_classes: dict[str, float] | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed, eval_batch_size=eval_batch_size)
-        for name, size in (
-            ("train_size", train_size),
-            ("val_size", val_size),
-            ("test_size", test_size),
-        ):
-            if not isinstance(size, int) or size <= 0:
-                raise ConfigError(f"data.{name} must be a positive integer, got {size!r}")
+        classes, test_classes = plain(classes), plain(test_classes)
+        settings = {
+            "resolution": resolution,
+            "classes": classes,
+            "mountain_offset": mountain_offset,
+            "roughness_scale": roughness_scale,
+            "train_size": train_size,
+            "val_size": val_size,
+            "test_size": test_size,
+            "test_mountain_offset": test_mountain_offset,
+            "test_classes": test_classes,
+        }
+        for name, value in settings.items():  # direct use gets the command line's messages
+            TerrainDataModule.SCHEMA.by_name[name].check("data", value)
+        classes = None if classes is None else dict(classes)  # a copy: never the default itself
         self.classes = classes  # the training mixture, as given (None: every class alike)
         self.generator = TerrainGenerator(resolution, classes, mountain_offset, roughness_scale)
         # The test split may come from another distribution (anomaly protocols).

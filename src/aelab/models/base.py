@@ -29,7 +29,7 @@ from aelab.models.layers import ACTIVATIONS
 from aelab.models.linear_path import LinearPath, zero_last_layer
 from aelab.ordered.base import Ordering, pad_code, prefix_sse, truncate
 from aelab.regularizers.base import Regularizer, Step
-from aelab.schema.keys import Key, Target
+from aelab.schema.keys import Context, Key, Target
 from aelab.schema.types import Choice, Number
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -68,26 +68,23 @@ class AutoencoderModule(L.LightningModule):
         ordering: Ordering | None = None,
         latent_activation: str = "identity",
         optimizer: str = "adam",
-        lr: float = 1e-3,
+        lr: float = 0.002,
         weight_decay: float = 0.0,
-        scheduler: str = "none",
+        scheduler: str = "cosine",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["regularizer", "ordering"])
         if not isinstance(latent_dim, int) or latent_dim <= 0:
             raise ConfigError(f"latent dimension must be a positive integer, got {latent_dim!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ConfigError(
-                f"unknown model.optimizer {optimizer!r}; choose {', '.join(OPTIMIZERS)}"
-            )
-        if scheduler not in SCHEDULERS:
-            raise ConfigError(
-                f"unknown model.scheduler {scheduler!r}; choose {', '.join(SCHEDULERS)}"
-            )
-        if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
-            raise ConfigError(f"model.lr must be a positive number, got {lr!r}")
-        if not (isinstance(weight_decay, int | float) and weight_decay >= 0):
-            raise ConfigError(f"model.weight_decay must be >= 0, got {weight_decay!r}")
+        settings = {
+            "latent_activation": latent_activation,
+            "optimizer": optimizer,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "scheduler": scheduler,
+        }
+        for name, value in settings.items():  # direct use gets the command line's messages
+            AutoencoderModule.SCHEMA.by_name[name].check("model", value)
         self.input_shape = tuple(input_shape)
         self.input_dim = math.prod(self.input_shape)
         self.latent_dim = latent_dim
@@ -143,15 +140,12 @@ class AutoencoderModule(L.LightningModule):
         The output activation applies to the sum of both paths, so it must leave the PCA
         reconstruction as it is (identity) or only clip it to the data's range (unit_clip).
         """
+        from aelab.models.backbones import linear_path_output  # backbones imports this module
+
+        values = {"linear_path": enabled, "output_activation": output_activation}
+        linear_path_output(Context({"model": values}))  # the schema's rule, its message
         if not enabled:
             return None
-        if output_activation not in LINEAR_PATH_OUTPUTS:
-            raise ConfigError(
-                f"model.linear_path=true needs model.output_activation in "
-                f"{', '.join(LINEAR_PATH_OUTPUTS)} (the output starts at the PCA "
-                f"reconstruction), got {output_activation!r}; e.g. "
-                f"model.output_activation=unit_clip for data in [0, 1], or model.linear_path=false"
-            )
         return LinearPath(self.input_dim, self.latent_dim)
 
     @torch.no_grad()

@@ -33,10 +33,20 @@ class ConvAutoencoder(AutoencoderModule):
         activation: str = "relu",
         latent_activation: str = "identity",
         output_activation: str = "identity",
-        linear_path: bool = False,
+        linear_path: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
+        settings = {
+            "channels": channels,
+            "kernel_size": kernel_size,
+            "fc_sizes": fc_sizes,
+            "activation": activation,
+            "output_activation": output_activation,
+            "linear_path": linear_path,
+        }
+        for name, value in settings.items():  # direct use gets the command line's messages
+            ConvAutoencoder.SCHEMA.by_name[name].check("model", value)
         stacks = build_stacks(
             "conv",
             self.input_shape,

@@ -31,16 +31,18 @@ class LinearAutoencoder(AutoencoderModule):
         latent_dim: int,
         variant: str = "pca",
         latent_activation: str = "identity",
+        lr: float = 0.02,
         **kwargs,
     ) -> None:
-        super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
-        if variant in RENAMED:
+        super().__init__(
+            input_shape, latent_dim, latent_activation=latent_activation, lr=lr, **kwargs
+        )
+        if isinstance(variant, str) and variant in RENAMED:
             raise ConfigError(
                 f"model.variant={variant} is now called {RENAMED[variant]}; "
                 f"e.g. model.variant={RENAMED[variant]}"
             )
-        if variant not in VARIANTS:
-            raise ConfigError(f"unknown model.variant {variant!r}; choose {', '.join(VARIANTS)}")
+        LinearAutoencoder.SCHEMA.by_name["variant"].check("model", variant)
         self.variant = variant
         n = self.input_dim
         self.encoder = nn.Linear(n, latent_dim, bias=variant == "uncentred")

@@ -31,14 +31,22 @@ class MLPAutoencoder(AutoencoderModule):
         self,
         input_shape: list[int],
         latent_dim: int,
-        hidden_sizes: list[int] = (256, 64),
+        hidden_sizes: list[int] = (128, 64),
         activation: str = "relu",
         latent_activation: str = "identity",
         output_activation: str = "identity",
-        linear_path: bool = False,
+        linear_path: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
+        settings = {
+            "hidden_sizes": hidden_sizes,
+            "activation": activation,
+            "output_activation": output_activation,
+            "linear_path": linear_path,
+        }
+        for name, value in settings.items():  # direct use gets the command line's messages
+            MLPAutoencoder.SCHEMA.by_name[name].check("model", value)
         stacks = build_stacks(
             "mlp", self.input_shape, latent_dim, hidden_sizes=hidden_sizes, activation=activation
         )

@@ -101,10 +101,28 @@ class VariationalAutoencoder(AutoencoderModule):
         latent_activation: str = "identity",
         output_activation: str = "identity",
         num_images: int = 8,
+        lr: float = 1e-3,
         **kwargs,
     ) -> None:
-        super().__init__(input_shape, latent_dim, latent_activation=latent_activation, **kwargs)
-        self._check(backbone, likelihood, beta, sigma, output_activation, num_images)
+        super().__init__(
+            input_shape, latent_dim, latent_activation=latent_activation, lr=lr, **kwargs
+        )
+        settings = {
+            "backbone": backbone,
+            "likelihood": likelihood,
+            "beta": beta,
+            "sigma": sigma,
+            "hidden_sizes": hidden_sizes,
+            "channels": channels,
+            "kernel_size": kernel_size,
+            "fc_sizes": fc_sizes,
+            "activation": activation,
+            "output_activation": output_activation,
+            "num_images": num_images,
+        }
+        for name, value in settings.items():  # direct use gets the command line's messages
+            VariationalAutoencoder.SCHEMA.by_name[name].check("model", value)
+        _bernoulli_output(Context({"model": settings}))
         self.likelihood = likelihood
         self.beta = float(beta)
         self.sigma = None if sigma is None else float(sigma)
@@ -128,33 +146,6 @@ class VariationalAutoencoder(AutoencoderModule):
         self.output_activation = make_activation(output_activation, "output_activation")
         self._kl_sum: Tensor | None = None  # per-dimension KL summed over this epoch's samples
         self._kl_count = 0
-
-    @staticmethod
-    def _check(backbone, likelihood, beta, sigma, output_activation, num_images) -> None:
-        if backbone not in BACKBONES:
-            raise ConfigError(f"unknown model.backbone {backbone!r}; choose {', '.join(BACKBONES)}")
-        if likelihood not in LIKELIHOODS:
-            raise ConfigError(
-                f"unknown model.likelihood {likelihood!r}; choose {', '.join(LIKELIHOODS)}"
-            )
-        if isinstance(beta, bool) or not isinstance(beta, int | float) or not beta >= 0:
-            raise ConfigError(f"model.beta must be a number >= 0, got {beta!r}; e.g. model.beta=1")
-        if sigma is not None and (
-            isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0
-        ):
-            raise ConfigError(
-                f"model.sigma must be a positive number or null (plain squared error), got {sigma!r}"
-            )
-        if likelihood == "bernoulli" and output_activation != "sigmoid":
-            raise ConfigError(
-                f"model.likelihood=bernoulli decodes pixel probabilities sigmoid(logits), but "
-                f"model.output_activation={output_activation!r}; set model.output_activation=sigmoid "
-                "or use model.likelihood=gaussian"
-            )
-        if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 2:
-            raise ConfigError(
-                f"model.num_images must be an integer >= 2, got {num_images!r}; e.g. model.num_images=8"
-            )
 
     def start_from_data(self, x_train: Tensor, value_range: tuple[float, float]) -> None:
         low, high = value_range

@@ -16,19 +16,12 @@ weights (a second-order backward pass). Validation and test run under Lightning'
 which this penalty leaves for its own computation.
 """
 
-import math
-
 import torch
 from torch import Tensor
 
-from aelab.errors import ConfigError
 from aelab.regularizers.base import LAM, Regularizer, Step
 from aelab.schema.keys import Key, Target
 from aelab.schema.types import Integer
-
-
-def _integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def jacobian_sq_norm(
@@ -74,27 +67,9 @@ class Contractive(Regularizer):
     )
 
     def __init__(self, lam: float = 0.1, exact_max_dim: int = 16, projections: int = 4) -> None:
-        if not (
-            isinstance(lam, int | float)
-            and not isinstance(lam, bool)
-            and math.isfinite(lam)
-            and lam >= 0
-        ):
-            raise ConfigError(
-                f"regularizer.lam must be a number >= 0 (the penalty weight), got {lam!r}; "
-                "e.g. regularizer.lam=0.1"
-            )
-        if not (_integer(exact_max_dim) and exact_max_dim >= 0):
-            raise ConfigError(
-                f"regularizer.exact_max_dim must be an integer >= 0 (the largest latent size "
-                f"computed exactly; 0: always estimate), got {exact_max_dim!r}; "
-                "e.g. regularizer.exact_max_dim=16"
-            )
-        if not (_integer(projections) and projections > 0):
-            raise ConfigError(
-                f"regularizer.projections must be a positive integer (random projections per "
-                f"sample of the estimate), got {projections!r}; e.g. regularizer.projections=4"
-            )
+        settings = {"lam": lam, "exact_max_dim": exact_max_dim, "projections": projections}
+        for name, value in settings.items():  # direct use gets the command line's messages
+            Contractive.SCHEMA.by_name[name].check("regularizer", value)
         self.lam = float(lam)
         self.exact_max_dim = exact_max_dim
         self.projections = projections

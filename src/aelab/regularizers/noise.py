@@ -12,22 +12,15 @@ so validation and test see clean inputs. Randomness comes from torch's global ge
 by Lightning), or from ``generator`` for a reproducible probe (the denoising callback).
 """
 
-import math
-
 import torch
 from torch import Tensor
 
-from aelab.errors import ConfigError
 from aelab.regularizers.base import Regularizer
 from aelab.schema.keys import Context, Key, Target
 from aelab.schema.message import violation
 from aelab.schema.types import Choice, Number
 
 KINDS = ("gaussian", "masking", "salt_and_pepper")
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _low_below_high(ctx: Context) -> None:
@@ -60,25 +53,10 @@ class Denoising(Regularizer):
         low: float = 0.0,
         high: float = 1.0,
     ) -> None:
-        if kind not in KINDS:
-            raise ConfigError(
-                f"unknown regularizer.kind {kind!r}; choose one of {', '.join(KINDS)}"
-            )
-        if not (_number(sigma) and sigma >= 0):
-            raise ConfigError(
-                f"regularizer.sigma must be a number >= 0 (the Gaussian noise std), got {sigma!r}; "
-                "e.g. regularizer.sigma=0.3"
-            )
-        if not (_number(p) and 0 <= p <= 1):
-            raise ConfigError(
-                f"regularizer.p must be a fraction in [0, 1] (of pixels corrupted), got {p!r}; "
-                "e.g. regularizer.p=0.25"
-            )
-        if not (_number(low) and _number(high) and low <= high):
-            raise ConfigError(
-                f"regularizer.low and regularizer.high must be numbers with low <= high, "
-                f"got low={low!r}, high={high!r}; e.g. regularizer.low=0 regularizer.high=1"
-            )
+        settings = {"kind": kind, "sigma": sigma, "p": p, "low": low, "high": high}
+        for name, value in settings.items():  # direct use gets the command line's messages
+            Denoising.SCHEMA.by_name[name].check("regularizer", value)
+        _low_below_high(Context({"regularizer": settings}))
         self.kind = kind
         self.sigma = float(sigma)
         self.p = float(p)

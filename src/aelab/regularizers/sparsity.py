@@ -11,20 +11,13 @@ number of active latents per sample, active: |z| > threshold) and ``latent/dead_
 fraction of latents that have not been active once over the last ``dead_window`` training samples.
 """
 
-import math
-
 import torch
 from torch import Tensor
 
-from aelab.errors import ConfigError
 from aelab.regularizers.base import LAM, Regularizer, Step
 from aelab.schema.keys import Context, Key, Target
 from aelab.schema.message import violation
 from aelab.schema.types import Integer, Number
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def kl_sparsity(rho: float, rho_hat: Tensor) -> Tensor:
@@ -81,16 +74,9 @@ class SparsityRegularizer(Regularizer):
     SCHEMA = Target(keys=SPARSITY)
 
     def __init__(self, threshold: float, dead_window: int) -> None:
-        if not (_number(threshold) and threshold >= 0):
-            raise ConfigError(
-                f"regularizer.threshold must be a number >= 0 (|z| above it counts as active), "
-                f"got {threshold!r}"
-            )
-        if not isinstance(dead_window, int) or isinstance(dead_window, bool) or dead_window <= 0:
-            raise ConfigError(
-                f"regularizer.dead_window must be a positive integer (training samples), got "
-                f"{dead_window!r}; e.g. regularizer.dead_window=10000"
-            )
+        settings = {"threshold": threshold, "dead_window": dead_window}
+        for name, value in settings.items():  # direct use gets the command line's messages
+            SparsityRegularizer.SCHEMA.by_name[name].check("regularizer", value)
         self.threshold = float(threshold)
         self.dead_window = dead_window
         self.samples_since_fired: Tensor | None = None
@@ -145,28 +131,16 @@ class SparseKL(SparsityRegularizer):
         dead_window: int = 10000,
     ) -> None:
         super().__init__(threshold, dead_window)
-        if not (_number(rho) and 0 < rho < 1):
-            raise ConfigError(
-                f"regularizer.rho must be in (0, 1) (the target mean activation), got {rho!r}; "
-                "e.g. regularizer.rho=0.05"
-            )
-        if not (_number(lam) and lam >= 0):
-            raise ConfigError(f"regularizer.lam must be a number >= 0, got {lam!r}")
-        if not (_number(eps) and 0 < eps < min(rho, 1 - rho)):
-            raise ConfigError(
-                f"regularizer.eps must be in (0, min(rho, 1 - rho)), got {eps!r}; e.g. 1e-6"
-            )
+        settings = {"rho": rho, "lam": lam, "eps": eps}
+        for name, value in settings.items():  # direct use gets the command line's messages
+            SparseKL.SCHEMA.by_name[name].check("regularizer", value)
+        _eps_below_rho(Context({"regularizer": settings}))
         self.rho = float(rho)
         self.lam = float(lam)
         self.eps = float(eps)
 
     def check(self, latent_dim: int, latent_activation: str) -> None:
-        if latent_activation != "sigmoid":
-            raise ConfigError(
-                f"regularizer=sparse_kl needs latents in (0, 1), but model.latent_activation is "
-                f"{latent_activation!r}; set model.latent_activation=sigmoid "
-                "(or use regularizer=sparse_l1 / topk for unbounded latents)"
-            )
+        _sigmoid_latent(Context({"model": {"latent_activation": latent_activation}}))
 
     def rho_hat(self, z: Tensor) -> Tensor:
         """Batch-mean activation of each latent, clamped into (eps, 1 - eps)."""
@@ -191,8 +165,7 @@ class SparseL1(SparsityRegularizer):
 
     def __init__(self, lam: float = 1e-3, threshold: float = 1e-3, dead_window: int = 10000):
         super().__init__(threshold, dead_window)
-        if not (_number(lam) and lam >= 0):
-            raise ConfigError(f"regularizer.lam must be a number >= 0, got {lam!r}")
+        SparseL1.SCHEMA.by_name["lam"].check("regularizer", lam)
         self.lam = float(lam)
 
     def penalty(self, step: Step) -> dict[str, Tensor]:
@@ -214,19 +187,11 @@ class TopK(SparsityRegularizer):
 
     def __init__(self, k: int = 4, threshold: float = 0.0, dead_window: int = 10000) -> None:
         super().__init__(threshold, dead_window)
-        if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
-            raise ConfigError(
-                f"regularizer.k must be a positive integer (latents kept per sample), got {k!r}; "
-                "e.g. regularizer.k=4"
-            )
+        TopK.SCHEMA.by_name["k"].check("regularizer", k)
         self.k = k
 
     def check(self, latent_dim: int, latent_activation: str) -> None:
-        if self.k > latent_dim:
-            raise ConfigError(
-                f"regularizer.k={self.k} is larger than the latent dimension m={latent_dim}; "
-                f"set regularizer.k to at most {latent_dim} or raise compression.ratio"
-            )
+        _k_within_latent(Context({"regularizer": {"k": self.k}}, latent_dim=latent_dim))
 
     def sparsify(self, z: Tensor) -> Tensor:
         flat = z.flatten(1)

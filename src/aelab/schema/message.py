@@ -72,5 +72,9 @@ def unknown_key(
         hint = fallback if fallback in known else next(iter(known))
         example = getattr(known[hint], "example", value)
     return violation(
-        path, must, f"unknown key {name!r}", example, example_key=f"{group}.{hint}" if group else hint
+        path,
+        must,
+        f"unknown key {name!r}",
+        example,
+        example_key=f"{group}.{hint}" if group else hint,
     )
