@@ -4,6 +4,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -30,8 +31,10 @@ def test_overhead_benchmark_pairs_each_aelab_epoch_with_a_hand_written_one(tmp_p
 
 def test_startup_probe_prints_seconds_since_its_launch():
     bench = load_script("bench_startup")
+    started = time.monotonic()
     out = subprocess.run(bench.import_probe("json"), capture_output=True, text=True, check=True)
-    assert 0 < float(out.stdout) < 60
+    lived = time.monotonic() - started
+    assert 0 < float(out.stdout) <= lived + 0.02  # within the probe's life (/proc: 10 ms ticks)
 
 
 def test_sweep_benchmark_compares_the_three_launchers():

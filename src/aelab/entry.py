@@ -8,6 +8,7 @@ closest keys (`aelab.schema.message.unknown_key`), and the process exits 2. Anyt
 written to stderr is passed on unchanged, in order.
 """
 
+import difflib
 import io
 import re
 import sys
@@ -16,6 +17,9 @@ from typing import Any
 
 EXIT_BAD_INPUT = 2
 STRUCT_ERROR = re.compile(r"is not in struct.*?full_key: (\S+)", re.DOTALL)
+MISSING_OPTION = re.compile(
+    r"Could not find '([\w/]+)/([^']+)'\s+Available options in '[^']+':\n((?:\t.*\n)+)"
+)
 
 
 class HeldStream(io.TextIOBase):
@@ -73,7 +77,10 @@ def run_app(main: Callable[[], Any], app: str, config_name: str) -> None:
         main()
     except SystemExit as stop:
         if not _held.released and stop.code not in (0, None):
-            line = unknown_key_line("".join(_held.held), sys.argv[1:], app, config_name)
+            text = "".join(_held.held)
+            line = unknown_option_line(text) or unknown_key_line(
+                text, sys.argv[1:], app, config_name
+            )
             if line is not None:
                 _held.held.clear()
                 _held.release()
@@ -103,6 +110,20 @@ def _first_values(args: list[str]) -> list[str]:
         if values:
             kept.append(f"{override.get_key_element()}={values[0]}")
     return kept
+
+
+def unknown_option_line(text: str) -> str | None:
+    """One line for Hydra's "Could not find 'group/option'" error in `text`, or None."""
+    found = MISSING_OPTION.search(text)
+    if found is None:
+        return None
+    from aelab.schema.message import violation
+
+    group, option = found[1], found[2]
+    options = [line.strip() for line in found[3].splitlines() if line.strip()]
+    close = difflib.get_close_matches(option, options, n=1, cutoff=0.5)
+    must = f"one of {', '.join(options)} (the files in conf/{group}/)"
+    return str(violation(group, must, repr(option), (close or options)[0]))
 
 
 def unknown_key_line(text: str, argv: list[str], app: str, config_name: str) -> str | None:
