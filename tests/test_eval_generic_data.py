@@ -254,7 +254,8 @@ def test_every_task_runs_on_standardised_vectors(cfg, tmp_path):
     assert tasks == ["reconstruction", "anomaly", "embedding", "denoising", "interpolation"]
     results = {name: run_task(name, run, named, tmp_path) for name in tasks}
     assert list(results["reconstruction"]["per_class"]) == CLASSES
-    assert results["reconstruction"]["mse_over_pca"] < 10
+    # 150 full-batch steps end 1.06x PCA here; a scale or offset lost on the way is far above
+    assert results["reconstruction"]["mse_over_pca"] < 1.15
     accuracy = results["embedding"]["label_accuracy"]
     assert accuracy["model"] > accuracy["majority"]
     assert results["denoising"]["value_range"] == [-3.0, 5.0]
