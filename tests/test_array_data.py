@@ -338,7 +338,11 @@ BAD = {
     "npz key unset": ({"path": "two.npz"}, "holds entries a, b but none is named 'x'"),
     "pt not a dict": ({"path": "list.pt"}, "holds a list, not a tensor or a dict"),
     "pt labels not a tensor": ({"path": "listlabels.pt"}, "entry 'labels' is a list"),
-    "held out too many": ({"val_size": 30, "test_size": 20}, "less than the 50 rows"),
+    "held out too many": ({"val_size": 30, "test_size": 20}, "leave 0 of the 50 rows of ok.npy"),
+    "too few to train": (
+        {"val_size": 25, "test_size": 20},
+        "leave 5 of the 50 rows .* fewer than 8",
+    ),
     "bad class": ({"labels_path": "ok_labels.npy", "classes": ["z"]}, "unknown class 'z'"),
     "class_names too few": (
         {"labels_path": "ok_labels.npy", "class_names": ["a"]},
@@ -348,6 +352,7 @@ BAD = {
     "memory text": ({"in_memory_limit": "2 gigs"}, "data.in_memory_limit must be bytes"),
     "standardize": ({"standardize": "zscore"}, "data.standardize must be one of none"),
     "key on npy": ({"key": "x"}, "an .npy holds one array, so data.key does not apply"),
+    "three rows": ({"path": "three.npy"}, "use at least 10 samples"),
 }
 
 
@@ -356,6 +361,7 @@ def test_bad_input_is_one_line(case, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     bad_files(tmp_path)
     np.save(tmp_path / "ok_labels.npy", np.arange(50) % 2)
+    np.save(tmp_path / "three.npy", np.zeros((3, 4), dtype=np.float32))
     settings, expected = BAD[case]
     with pytest.raises(ConfigError, match=expected) as error:
         ArrayDataModule(**{"path": "ok.npy", **settings})

@@ -85,6 +85,8 @@ def test_resize_stretches_and_crop_cuts_the_centre(tmp_path):
     Image.fromarray(wide).save(tmp_path / "wide" / "a.jpg", quality=100)
     Image.fromarray(wide).save(tmp_path / "wide" / "b.bmp")
     Image.fromarray(wide).save(tmp_path / "wide" / "c.jpeg", quality=100)
+    for i in range(7):  # a folder must leave 8 images to train
+        Image.fromarray(wide).save(tmp_path / "wide" / f"d{i}.png")
     options = {"channels": 1, "val_size": 1, "test_size": 1}
     resized = module(tmp_path / "wide", tmp_path / "cache", fit="resize", **options)
     cropped = module(tmp_path / "wide", tmp_path / "cache", fit="crop", **options)

@@ -49,6 +49,7 @@ from aelab.data.base import (
     NameList,
     Split,
     held_out_count,
+    held_out_counts,
     held_out_type,
     loader_keys,
 )
@@ -647,16 +648,12 @@ class ArrayDataModule(InMemoryDataModule):
         return tuple([1] * (3 - len(sample)) + list(sample))
 
     def _held_out_sizes(self) -> dict[str, int]:
-        val = held_out_count(self.settings["val_size"], self.rows)
-        test = held_out_count(self.settings["test_size"], self.rows)
-        if val + test >= self.rows:
-            raise violation(
-                "data.val_size + data.test_size",
-                f"less than the {self.rows} rows of {self.path.name} (one at least to train)",
-                f"{val} + {test}",
-                0.1,
-                example_key="data.val_size",
-            )
+        val, test = held_out_counts(
+            self.settings["val_size"],
+            self.settings["test_size"],
+            self.rows,
+            f"rows of {self.path.name}",
+        )
         return {"val": val, "test": test}
 
     def split_rows(self) -> dict[str, np.ndarray]:

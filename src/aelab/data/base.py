@@ -74,6 +74,29 @@ def held_out_type(what: str, of: str) -> ValueType:
     )
 
 
+MIN_TRAIN_SAMPLES = 8  # fewer cannot fit a model nor PCA worth comparing with
+
+
+def held_out_counts(
+    val_size: int | float, test_size: int | float, total: int, what: str
+) -> tuple[int, int]:
+    """Validation and test counts of `total` samples (`what`: e.g. "rows of x.npy"), leaving
+    at least ``MIN_TRAIN_SAMPLES`` to train; else one line naming the sizes."""
+    val, test = held_out_count(val_size, total), held_out_count(test_size, total)
+    if total - val - test < MIN_TRAIN_SAMPLES:
+        smallest = MIN_TRAIN_SAMPLES + 2
+        fix = (
+            "lower data.val_size / data.test_size"
+            if total >= smallest
+            else f"use at least {smallest} samples (one to validate, one to test, {MIN_TRAIN_SAMPLES} to train)"
+        )
+        raise ConfigError(
+            f"data.val_size + data.test_size ({val} + {test}) leave {max(total - val - test, 0)} of "
+            f"the {total} {what} to train, fewer than {MIN_TRAIN_SAMPLES}; {fix}"
+        )
+    return val, test
+
+
 def held_out_count(value: int | float, total: int) -> int:
     """A count as given, or a fraction of `total` rounded (at least 1)."""
     return value if is_integer(value) else max(1, round(value * total))

@@ -35,6 +35,7 @@ from aelab.data.base import (
     NameList,
     Split,
     held_out_count,
+    held_out_counts,
     held_out_type,
     image_sample_bytes,
     loader_keys,
@@ -361,16 +362,9 @@ class ImageFolderDataModule(InMemoryDataModule):
     # --- before decoding -------------------------------------------------------------------------
     def split_counts(self, total: int) -> dict[str, int]:
         """Images per split, checked against the `total` in the folder."""
-        val = held_out_count(self.sizes["val"], total)
-        test = held_out_count(self.sizes["test"], total)
-        if val + test >= total:
-            raise violation(
-                "data.val_size + data.test_size",
-                f"fewer than the {total} images of {self.folder.root} (the rest trains)",
-                f"{val} + {test}",
-                0.1,
-                example_key="data.val_size",
-            )
+        val, test = held_out_counts(
+            self.sizes["val"], self.sizes["test"], total, f"images of {self.folder.root}"
+        )
         rest = total - val - test
         train = self.sizes["train"]
         train = rest if train is None else held_out_count(train, total)
