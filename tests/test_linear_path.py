@@ -1,5 +1,7 @@
 """The PCA-started linear path: the model starts exactly at the PCA reconstruction."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -102,5 +104,9 @@ def test_the_pca_start_is_kept_when_no_epoch_beats_it(tmp_path):
     (result,) = load_results(tmp_path / "outputs")
     assert result["checkpoint"].endswith("start.ckpt")
     assert result["best"]["epoch"] == -1
+    # Lightning's ModelCheckpoint keeps its own bookkeeping: the start is chosen beside it
+    saved = torch.load(result["checkpoint"], map_location="cpu", weights_only=False)
+    (state,) = [v for k, v in saved["callbacks"].items() if k.startswith("ModelCheckpoint")]
+    assert Path(state["best_model_path"]).name.startswith("epoch")
     metrics = result["metrics"]
     assert metrics["test/mse"] <= metrics["test/pca_mse"] + 1e-9

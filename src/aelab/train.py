@@ -114,12 +114,12 @@ def score_checkpoints(
     - ``checkpoint`` and ``last_checkpoint``: the two paths.
     """
     from aelab.callbacks.checkpoint_metrics import read_checkpoint_metrics
-    from aelab.callbacks.pca_start import START_CHECKPOINT
+    from aelab.callbacks.pca_start import START_CHECKPOINT, chosen_checkpoint
 
     fitted = {k: float(v) for k, v in trainer.callback_metrics.items()}
     # the paths before testing: restoring the best checkpoint restores the callback's old state
     checkpoint = trainer.checkpoint_callback
-    best = (checkpoint.best_model_path or None) if checkpoint is not None else None
+    best = chosen_checkpoint(trainer)
     last = _last_checkpoint(checkpoint)
     start_val: dict[str, float] = {}
     if best and Path(best).name == START_CHECKPOINT:  # the PCA start won: validate it in full

@@ -3,7 +3,10 @@
 A model with a linear path (`aelab.models.linear_path`) starts exactly at closed-form PCA. When no
 epoch beats that start on the monitored validation error (at large m the non-linear part can only
 fit noise), the start itself is the best model: this callback then writes it as
-``checkpoints/start.ckpt`` and makes it the checkpoint that is tested. Its validation error is
+``checkpoints/start.ckpt`` and records it as ``chosen``, which `chosen_checkpoint` gives the
+trainer's caller as the checkpoint to test. Lightning's ModelCheckpoint is only read, never
+written. The start is scored on the checkpoint's monitored metric (its ``monitor`` and
+``mode``), when that metric has a closed form for PCA: ``val/mse`` or the ordered criterion. Its validation error is
 PCA's on the validation split, computed in closed form. Under the ordered runs' criterion
 (`aelab.callbacks.prefix_metrics.CRITERION`) the start scores exactly 1: its first k latents are
 PCA's first k components, for every k.
@@ -13,7 +16,6 @@ import logging
 from pathlib import Path
 
 import lightning as L
-import torch
 
 from aelab.callbacks.prefix_metrics import CRITERION
 from aelab.metrics.pca import fit_pca
@@ -26,13 +28,18 @@ START_CHECKPOINT = "start.ckpt"
 
 
 class PCAStartCandidate(L.Callback):
+    def __init__(self) -> None:
+        self.chosen: str | None = None  # start.ckpt, when the start beat every epoch
+
     def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.chosen = None
         checkpoint = trainer.checkpoint_callback
         datamodule = getattr(trainer, "datamodule", None)
         if (
             getattr(module, "pca_path", None) is None
             or checkpoint is None
             or checkpoint.monitor not in MONITORS
+            or checkpoint.mode != "min"
             or checkpoint.best_model_score is None
             or not checkpoint.dirpath
             or not hasattr(datamodule, "split")
@@ -56,11 +63,18 @@ class PCAStartCandidate(L.Callback):
         )
         module.restart_at_pca(pca)
         path = str(Path(checkpoint.dirpath) / START_CHECKPOINT)
-        score = torch.tensor(start_score)
-        checkpoint.best_model_path, checkpoint.best_model_score = path, score
-        checkpoint.best_k_models = {path: score}  # the saved callback state names the start
         with _recorded_as_start(trainer, {MONITOR: start_mse, checkpoint.monitor: start_score}):
             trainer.save_checkpoint(path)
+        self.chosen = path
+
+
+def chosen_checkpoint(trainer: L.Trainer) -> str | None:
+    """The checkpoint to test: the PCA start when it won, else the monitored best (or None)."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, PCAStartCandidate) and callback.chosen:
+            return callback.chosen
+    checkpoint = trainer.checkpoint_callback
+    return (checkpoint.best_model_path or None) if checkpoint is not None else None
 
 
 class _recorded_as_start:
