@@ -255,6 +255,61 @@ def _command(app: str, overrides: list[str]) -> list[str]:
     ]
 
 
+def _run_here(command: list[str], log: Any) -> None:
+    """Run one `_command` in this process, its output in `log`; the process's state (working
+    folder, argv, logging, warnings filters, torch threads, environment) is restored after."""
+    import contextlib
+    import logging
+    import traceback
+    import warnings
+
+    import torch
+    from hydra.core.global_hydra import GlobalHydra
+
+    app = "train" if command[0].endswith("aelab-train") or "aelab.train" in command else "eval"
+    args = (
+        command[command.index("-m") + 1 :] if command[0].endswith(f"aelab-{app}") else command[4:]
+    )
+    if app == "train":
+        from aelab.train import main
+    else:
+        from aelab.evaluate import main
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    threads, environ, argv, cwd = torch.get_num_threads(), dict(os.environ), sys.argv, os.getcwd()
+    try:
+        os.chdir(ROOT)
+        sys.argv = [f"aelab-{app}", "-m", *args]
+        GlobalHydra.instance().clear()
+        with (
+            contextlib.redirect_stdout(log),
+            contextlib.redirect_stderr(log),
+            warnings.catch_warnings(),
+        ):
+            try:
+                main()
+            except SystemExit:
+                pass  # the sweep's jobs wrote their result.json; the caller reads them
+            except Exception:  # noqa: BLE001 - written to the log, like a process's traceback
+                log.write(traceback.format_exc())
+    finally:
+        GlobalHydra.instance().clear()
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
+        torch.set_num_threads(threads)
+        os.environ.clear()
+        os.environ.update(environ)
+        sys.argv = argv
+        os.chdir(cwd)
+        log.flush()
+
+
 def _last_error(log: Path) -> str:
     """The last error line of a launch log (or its last line)."""
     lines = [line for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
@@ -288,8 +343,23 @@ def _run_all(
     started: float,
     say: Callable[[str], None],
 ) -> None:
-    """Run the commands (`parallel` at once), logging to launch.log; report finished jobs."""
+    """Run the commands (`parallel` at once), logging to launch.log; report finished jobs.
+
+    One at a time (`parallel` 1), each runs in this process (`_run_here`): the same app and
+    overrides, without an interpreter's start-up and imports per sweep.
+    """
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    if parallel <= 1:
+        with open(sweep_dir / "launch.log", "a") as log:
+            for command in commands:
+                log.write("$ " + " ".join(command) + "\n")
+                log.flush()
+                _run_here(command, log)
+                count = already + _count_results(sweep_dir, started)
+                say(
+                    f"{label}: job {min(count, total)} of {total} done, {time.time() - started:.0f} s"
+                )
+        return
     pending = list(commands)
     running: list[subprocess.Popen] = []
     shown = -1
