@@ -86,20 +86,88 @@ def mnist_dir(tmp_path: Path) -> Path:
 
 
 def run_cli(
-    *args: str, cwd: Path, command: str = "aelab-train", timeout: int = 300
+    *args: str,
+    cwd: Path,
+    command: str = "aelab-train",
+    timeout: int = 300,
+    process: bool = False,
 ) -> subprocess.CompletedProcess:
-    """Run an aelab console script in `cwd`, capturing its output."""
-    executable = Path(sys.executable).with_name(command)
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}  # a user's one-liners
-    env["PYTHONUNBUFFERED"] = "1"
-    return subprocess.run(
-        [str(executable), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+    """Run an aelab command in `cwd`, capturing its output and exit code.
+
+    In this process by default (no interpreter start-up: most of a tiny run is imports), with
+    the process's state restored after; ``process=True`` where the process is the point (the
+    console script itself, warnings at import, a user's PYTHONPATH, kill and resume, spawned
+    workers).
+    """
+    if process:
+        executable = Path(sys.executable).with_name(command)
+        env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}  # one-liners
+        env["PYTHONUNBUFFERED"] = "1"
+        return subprocess.run(
+            [str(executable), *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+    return _run_here(command, list(args), cwd)
+
+
+def _run_here(command: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    import contextlib
+    import io
+    import logging
+    import traceback
+    import warnings
+
+    import torch
+    from hydra.core.global_hydra import GlobalHydra
+
+    from aelab import compare, evaluate, train
+
+    mains = {"aelab-train": train.main, "aelab-eval": evaluate.main}
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    threads, environ, argv, here = torch.get_num_threads(), dict(os.environ), sys.argv, os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        os.chdir(cwd)
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+        sys.argv = [command, *args]
+        GlobalHydra.instance().clear()
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            warnings.catch_warnings(),
+        ):
+            try:
+                if command == "aelab-compare":
+                    code = compare.main(args) or 0
+                else:
+                    mains[command]()
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            except Exception:  # noqa: BLE001 - as a process would: a traceback and exit 1
+                err.write(traceback.format_exc())
+                code = 1
+    finally:
+        GlobalHydra.instance().clear()
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
+        torch.set_num_threads(threads)
+        os.environ.clear()
+        os.environ.update(environ)
+        sys.argv = argv
+        os.chdir(here)
+    return subprocess.CompletedProcess([command, *args], code, out.getvalue(), err.getvalue())
 
 
 def load_results(root: Path) -> list[dict]:

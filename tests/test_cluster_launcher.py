@@ -25,6 +25,7 @@ def test_sweep_runs_each_job_pickled_in_its_own_process(tmp_path: Path) -> None:
         "torch_threads=1",  # the two jobs run at once
         f"hydra.sweep.dir={folder}",
         cwd=tmp_path,
+        process=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]

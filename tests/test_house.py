@@ -82,6 +82,7 @@ def test_a_variant_and_a_regularizer_are_one_module_and_one_config_each(plugin, 
         "logger=[]",
         "hydra.run.dir=run",
         cwd=tmp_path,
+        process=True,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     (result,) = load_results(tmp_path / "run")
@@ -96,6 +97,7 @@ def test_a_variant_and_a_regularizer_are_one_module_and_one_config_each(plugin, 
         "hydra.run.dir=eval",
         command="aelab-eval",
         cwd=tmp_path,
+        process=True,
     )
     assert evaluation.returncode == 0, evaluation.stderr[-2000:]
 

@@ -14,18 +14,26 @@ LEAFSPEC = (
 
 def test_default_training_and_evaluation_emit_no_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONWARNINGS", "error")  # any warning ends the run with an error
-    done = run_cli(*TINY_TERRAIN, "torch_threads=1", cwd=tmp_path)
+    done = run_cli(*TINY_TERRAIN, "torch_threads=1", cwd=tmp_path, process=True)
     assert done.returncode == 0, done.stderr[-3000:]
     (result,) = load_results(tmp_path / "outputs")
     evaluated = run_cli(
-        f"ckpt_path={result['output_dir']}", cwd=tmp_path, command="aelab-eval", timeout=300
+        f"ckpt_path={result['output_dir']}",
+        cwd=tmp_path,
+        command="aelab-eval",
+        timeout=300,
+        process=True,
     )
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
 
 
 def test_a_users_own_logging_interval_still_warns(tmp_path):
     done = run_cli(
-        *TINY_TERRAIN, "trainer.max_epochs=1", "trainer.log_every_n_steps=50", cwd=tmp_path
+        *TINY_TERRAIN,
+        "trainer.max_epochs=1",
+        "trainer.log_every_n_steps=50",
+        cwd=tmp_path,
+        process=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "smaller than the logging interval Trainer(log_every_n_steps=50)" in done.stderr

@@ -342,7 +342,7 @@ def test_the_command_line_prints_the_line_and_exits_2(case, tmp_path, monkeypatc
 
 @pytest.mark.parametrize("override", ["model.lr=abc", "+model.hiden_sizes=[8]"])
 def test_the_console_script_prints_one_line(override, tmp_path):
-    done = run_cli(override, cwd=tmp_path)
+    done = run_cli(override, cwd=tmp_path, process=True)
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode == 2, done.stderr[-2000:]
     assert last.startswith(f"aelab: error: {override.lstrip('+').split('=')[0]} must be"), last

@@ -77,7 +77,7 @@ def test_multirun_writes_one_result_per_job(tmp_path):
     ],
 )
 def test_bad_input_gets_one_clear_message(tmp_path, overrides, expected):
-    done = run_cli(*overrides, *TINY_TERRAIN, cwd=tmp_path)
+    done = run_cli(*overrides, *TINY_TERRAIN, cwd=tmp_path, process=True)
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("aelab: error: ") and expected in lines[0], lines
