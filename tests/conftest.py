@@ -115,58 +115,12 @@ def run_cli(
 
 
 def _run_here(command: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    import contextlib
     import io
-    import logging
-    import traceback
-    import warnings
 
-    import torch
-    from hydra.core.global_hydra import GlobalHydra
+    from aelab.runs.in_process import run_here
 
-    from aelab import compare, evaluate, train
-
-    mains = {"aelab-train": train.main, "aelab-eval": evaluate.main}
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    threads, environ, argv, here = torch.get_num_threads(), dict(os.environ), sys.argv, os.getcwd()
     out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        os.chdir(cwd)
-        os.environ.pop("HYDRA_FULL_ERROR", None)
-        sys.argv = [command, *args]
-        GlobalHydra.instance().clear()
-        with (
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(err),
-            warnings.catch_warnings(),
-        ):
-            try:
-                if command == "aelab-compare":
-                    code = compare.main(args) or 0
-                else:
-                    mains[command]()
-            except SystemExit as stop:
-                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-            except Exception:  # noqa: BLE001 - as a process would: a traceback and exit 1
-                err.write(traceback.format_exc())
-                code = 1
-    finally:
-        GlobalHydra.instance().clear()
-        for handler in root.handlers[:]:
-            if handler not in handlers:
-                root.removeHandler(handler)
-                handler.close()
-        for handler in handlers:
-            if handler not in root.handlers:
-                root.addHandler(handler)
-        root.setLevel(level)
-        torch.set_num_threads(threads)
-        os.environ.clear()
-        os.environ.update(environ)
-        sys.argv = argv
-        os.chdir(here)
+    code = run_here(command, args, cwd, out, err)
     return subprocess.CompletedProcess([command, *args], code, out.getvalue(), err.getvalue())
 
 

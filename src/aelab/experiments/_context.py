@@ -256,58 +256,16 @@ def _command(app: str, overrides: list[str]) -> list[str]:
 
 
 def _run_here(command: list[str], log: Any) -> None:
-    """Run one `_command` in this process, its output in `log`; the process's state (working
-    folder, argv, logging, warnings filters, torch threads, environment) is restored after."""
-    import contextlib
-    import logging
-    import traceback
-    import warnings
+    """Run one `_command` sweep in this process (`aelab.runs.in_process`), output in `log`."""
+    from aelab.runs.in_process import run_here
 
-    import torch
-    from hydra.core.global_hydra import GlobalHydra
-
-    app = "train" if command[0].endswith("aelab-train") or "aelab.train" in command else "eval"
-    args = (
-        command[command.index("-m") + 1 :] if command[0].endswith(f"aelab-{app}") else command[4:]
-    )
-    if app == "train":
-        from aelab.train import main
-    else:
-        from aelab.evaluate import main
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    threads, environ, argv, cwd = torch.get_num_threads(), dict(os.environ), sys.argv, os.getcwd()
-    try:
-        os.chdir(ROOT)
-        sys.argv = [f"aelab-{app}", "-m", *args]
-        GlobalHydra.instance().clear()
-        with (
-            contextlib.redirect_stdout(log),
-            contextlib.redirect_stderr(log),
-            warnings.catch_warnings(),
-        ):
-            try:
-                main()
-            except SystemExit:
-                pass  # the sweep's jobs wrote their result.json; the caller reads them
-            except Exception:  # noqa: BLE001 - written to the log, like a process's traceback
-                log.write(traceback.format_exc())
-    finally:
-        GlobalHydra.instance().clear()
-        for handler in root.handlers[:]:
-            if handler not in handlers:
-                root.removeHandler(handler)
-                handler.close()
-        for handler in handlers:
-            if handler not in root.handlers:
-                root.addHandler(handler)
-        root.setLevel(level)
-        torch.set_num_threads(threads)
-        os.environ.clear()
-        os.environ.update(environ)
-        sys.argv = argv
-        os.chdir(cwd)
-        log.flush()
+    script = Path(command[0]).name
+    if script.startswith("aelab-"):
+        name, args = script, command[1:]
+    else:  # python -m aelab.train|aelab.evaluate ...
+        name = "aelab-train" if command[2] == "aelab.train" else "aelab-eval"
+        args = command[3:]
+    run_here(name, args, ROOT, log, log)  # the sweep's jobs write their result.json
 
 
 def _last_error(log: Path) -> str:
