@@ -231,3 +231,23 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def transfer_batch_to_device(self, batch: Split, device: torch.device, dataloader_idx: int):
         return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+class HeightsInMetres(InMemoryDataModule):
+    """Altitudes standardised with the training split's mean and std: terrain patches and
+    windows of an elevation model. ``units`` and `to_metres` map back to metres."""
+
+    render = "heightmap"
+    altitude_mean: float = 0.0
+    altitude_std: float = 1.0
+
+    @property
+    def units(self) -> Units:
+        """Metres: ``x`` is altitude standardised with the training split's mean and std."""
+        self.setup()
+        return Units("m", self.altitude_std, self.altitude_mean)
+
+    def to_metres(self, x: torch.Tensor) -> torch.Tensor:
+        """Map standardised inputs or reconstructions back to metres."""
+        self.setup()
+        return x * self.altitude_std + self.altitude_mean

@@ -30,7 +30,7 @@ from aelab.data.array import (
     memory_limit,
     size_text,
 )
-from aelab.data.base import InMemoryDataModule, NameList, Split, Units, loader_keys
+from aelab.data.base import HeightsInMetres, NameList, Split, loader_keys
 from aelab.data.cache import cache_path, cache_stem, file_stat, fingerprint, load_cache, save_cache
 from aelab.data.dem_raster import EXAMPLE_PATH, Raster, open_raster
 from aelab.data.dem_split import (
@@ -89,10 +89,9 @@ def _dem_fits(ctx: Context) -> None:
 FRACTION = Number(gt=0, lt=1)
 
 
-class DemDataModule(InMemoryDataModule):
+class DemDataModule(HeightsInMetres):
     """Windows of an elevation raster as (1, r, r) samples, split by spatial blocks."""
 
-    render = "heightmap"
     SCHEMA = Target(
         keys=(
             Key("path", Text(), EXAMPLE_PATH, nullable=True, note="(a GeoTIFF, .npy or .npz)"),
@@ -176,7 +175,6 @@ class DemDataModule(InMemoryDataModule):
         self.origins: dict[str, np.ndarray] = {}  # metres, per split
         self.blocks: np.ndarray | None = None  # split id per block (split=blocks)
         self.thresholds = np.zeros(0)  # relief (m) between classes
-        self.altitude_mean, self.altitude_std = 0.0, 1.0
 
     # --- declarations -------------------------------------------------------------------------
     @property
@@ -197,19 +195,8 @@ class DemDataModule(InMemoryDataModule):
         return self.classes if self.classes is not None else list(range(len(self._class_names)))
 
     @property
-    def units(self) -> Units:
-        """Metres: ``x`` is altitude standardised with the training windows' mean and std."""
-        self.setup()
-        return Units("m", self.altitude_std, self.altitude_mean)
-
-    @property
     def intrinsics(self) -> dict[str, list[str]]:
         return {"descriptors": list(DESCRIPTOR_NAMES)}
-
-    def to_metres(self, x: torch.Tensor) -> torch.Tensor:
-        """Map standardised inputs or reconstructions back to metres."""
-        self.setup()
-        return x * self.altitude_std + self.altitude_mean
 
     # --- the windows ----------------------------------------------------------------------------
     def memory_budget(self) -> int:

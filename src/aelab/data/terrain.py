@@ -11,9 +11,8 @@ import torch
 from aelab.data.base import (
     FLOAT_BYTES,
     LABEL_BYTES,
-    InMemoryDataModule,
+    HeightsInMetres,
     Split,
-    Units,
     loader_keys,
     split_keys,
 )
@@ -73,7 +72,7 @@ CLASS_WEIGHTS = Weights(CLASS_NAMES, "terrain class", "terrain classes")
 EVERY_CLASS = dict.fromkeys(CLASS_NAMES, 1.0)  # the default mixture (conf/data/terrain.yaml)
 
 
-class TerrainDataModule(InMemoryDataModule):
+class TerrainDataModule(HeightsInMetres):
     """Terrain patches as a (1, r, r) image per sample, standardised with training statistics.
 
     Batches are dicts: ``x`` (standardised heights), ``label`` (class id), ``params`` and
@@ -81,7 +80,6 @@ class TerrainDataModule(InMemoryDataModule):
     ``altitude_mean`` and ``altitude_std`` map ``x`` back to metres.
     """
 
-    render = "heightmap"
     SCHEMA = Target(
         keys=(
             Key("resolution", Integer(ge=2), 10, note="(grid points per side)"),
@@ -139,8 +137,6 @@ class TerrainDataModule(InMemoryDataModule):
         )
         self.resolution = resolution
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
-        self.altitude_mean = 0.0
-        self.altitude_std = 1.0
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -160,12 +156,6 @@ class TerrainDataModule(InMemoryDataModule):
     def trained_classes(self) -> list[int]:
         """Class ids with a positive weight in the training mixture."""
         return [i for i, p in enumerate(self.generator.probabilities) if p > 0]
-
-    @property
-    def units(self) -> Units:
-        """Metres: ``x`` is altitude standardised with the training split's mean and std."""
-        self.setup()
-        return Units("m", self.altitude_std, self.altitude_mean)
 
     @property
     def intrinsics(self) -> dict[str, list[str]]:
@@ -236,7 +226,3 @@ class TerrainDataModule(InMemoryDataModule):
             "params": torch.as_tensor(patches.params, dtype=torch.float32),
             "descriptors": torch.as_tensor(patches.descriptors, dtype=torch.float32),
         }
-
-    def to_metres(self, x: torch.Tensor) -> torch.Tensor:
-        """Map standardised inputs or reconstructions back to metres."""
-        return x * self.altitude_std + self.altitude_mean
