@@ -41,7 +41,6 @@ FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-SPLITS = ("official", "t10k")
 
 
 def read_idx(path: Path) -> np.ndarray:
