@@ -565,8 +565,7 @@ class ArrayDataModule(InMemoryDataModule):
             "in_memory_limit": in_memory_limit,
             "cache_dir": cache_dir,
         }
-        for name, value in settings.items():  # direct use gets the command line's messages
-            self.SCHEMA.by_name[name].check("data", value)
+        self.SCHEMA.check_values("data", settings)
         self.path = existing_file("data.path", path)
         self.labels_path = existing_file("data.labels_path", labels_path) if labels_path else None
         self.settings = settings

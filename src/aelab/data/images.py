@@ -322,8 +322,7 @@ class ImageFolderDataModule(InMemoryDataModule):
         super().__init__(batch_size=batch_size, seed=seed, eval_batch_size=eval_batch_size)
         size, classes = plain(size), plain(classes)
         given = {k: v for k, v in locals().items() if k in self.SCHEMA.by_name}
-        for name, value in given.items():  # the same checks as aelab-train's schema
-            self.SCHEMA.by_name[name].check("data", value)
+        self.SCHEMA.check_values("data", given)
         self.path = path
         self.size = image_size(size)
         self.fit = fit

@@ -226,8 +226,7 @@ class ImageFilesDataModule(InMemoryDataModule):
         }
         if classes is not None:  # MNIST takes its classes as data.digits
             settings[self.CLASSES_KEY] = classes
-        for name, value in settings.items():  # direct use gets the command line's messages
-            self.SCHEMA.by_name[name].check("data", value)
+        self.SCHEMA.check_values("data", settings)
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.split_name = split
         self.download = download

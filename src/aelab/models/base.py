@@ -83,8 +83,7 @@ class AutoencoderModule(L.LightningModule):
             "weight_decay": weight_decay,
             "scheduler": scheduler,
         }
-        for name, value in settings.items():  # direct use gets the command line's messages
-            AutoencoderModule.SCHEMA.by_name[name].check("model", value)
+        AutoencoderModule.SCHEMA.check_values("model", settings)
         self.input_shape = tuple(input_shape)
         self.input_dim = math.prod(self.input_shape)
         self.latent_dim = latent_dim

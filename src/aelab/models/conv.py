@@ -45,8 +45,7 @@ class ConvAutoencoder(AutoencoderModule):
             "output_activation": output_activation,
             "linear_path": linear_path,
         }
-        for name, value in settings.items():  # direct use gets the command line's messages
-            ConvAutoencoder.SCHEMA.by_name[name].check("model", value)
+        ConvAutoencoder.SCHEMA.check_values("model", settings)
         stacks = build_stacks(
             "conv",
             self.input_shape,

@@ -45,8 +45,7 @@ class MLPAutoencoder(AutoencoderModule):
             "output_activation": output_activation,
             "linear_path": linear_path,
         }
-        for name, value in settings.items():  # direct use gets the command line's messages
-            MLPAutoencoder.SCHEMA.by_name[name].check("model", value)
+        MLPAutoencoder.SCHEMA.check_values("model", settings)
         stacks = build_stacks(
             "mlp", self.input_shape, latent_dim, hidden_sizes=hidden_sizes, activation=activation
         )

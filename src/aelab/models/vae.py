@@ -120,8 +120,7 @@ class VariationalAutoencoder(AutoencoderModule):
             "output_activation": output_activation,
             "num_images": num_images,
         }
-        for name, value in settings.items():  # direct use gets the command line's messages
-            VariationalAutoencoder.SCHEMA.by_name[name].check("model", value)
+        VariationalAutoencoder.SCHEMA.check_values("model", settings)
         _bernoulli_output(Context({"model": settings}))
         self.likelihood = likelihood
         self.beta = float(beta)

@@ -68,8 +68,7 @@ class Contractive(Regularizer):
 
     def __init__(self, lam: float = 0.1, exact_max_dim: int = 16, projections: int = 4) -> None:
         settings = {"lam": lam, "exact_max_dim": exact_max_dim, "projections": projections}
-        for name, value in settings.items():  # direct use gets the command line's messages
-            Contractive.SCHEMA.by_name[name].check("regularizer", value)
+        Contractive.SCHEMA.check_values("regularizer", settings)
         self.lam = float(lam)
         self.exact_max_dim = exact_max_dim
         self.projections = projections

@@ -54,8 +54,7 @@ class Denoising(Regularizer):
         high: float = 1.0,
     ) -> None:
         settings = {"kind": kind, "sigma": sigma, "p": p, "low": low, "high": high}
-        for name, value in settings.items():  # direct use gets the command line's messages
-            Denoising.SCHEMA.by_name[name].check("regularizer", value)
+        Denoising.SCHEMA.check_values("regularizer", settings)
         _low_below_high(Context({"regularizer": settings}))
         self.kind = kind
         self.sigma = float(sigma)

@@ -75,8 +75,7 @@ class SparsityRegularizer(Regularizer):
 
     def __init__(self, threshold: float, dead_window: int) -> None:
         settings = {"threshold": threshold, "dead_window": dead_window}
-        for name, value in settings.items():  # direct use gets the command line's messages
-            SparsityRegularizer.SCHEMA.by_name[name].check("regularizer", value)
+        SparsityRegularizer.SCHEMA.check_values("regularizer", settings)
         self.threshold = float(threshold)
         self.dead_window = dead_window
         self.samples_since_fired: Tensor | None = None
@@ -132,8 +131,7 @@ class SparseKL(SparsityRegularizer):
     ) -> None:
         super().__init__(threshold, dead_window)
         settings = {"rho": rho, "lam": lam, "eps": eps}
-        for name, value in settings.items():  # direct use gets the command line's messages
-            SparseKL.SCHEMA.by_name[name].check("regularizer", value)
+        SparseKL.SCHEMA.check_values("regularizer", settings)
         _eps_below_rho(Context({"regularizer": settings}))
         self.rho = float(rho)
         self.lam = float(lam)

@@ -72,3 +72,9 @@ class Target:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {key.name: key for key in self.keys})
+
+    def check_values(self, group: str, values: dict[str, Any]) -> None:
+        """Each of `values` against its declared key (a constructor used directly gets the
+        command line's messages); the first that does not fit raises `ConfigError`."""
+        for name, value in values.items():
+            self.by_name[name].check(group, value)
