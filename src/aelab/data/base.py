@@ -242,6 +242,12 @@ class HeightsInMetres(InMemoryDataModule):
     altitude_std: float = 1.0
 
     @property
+    def value_range(self) -> tuple[float, float]:
+        """The training split's lowest and highest standardised altitude."""
+        x = self.split("train")["x"]
+        return float(x.min()), float(x.max())
+
+    @property
     def units(self) -> Units:
         """Metres: ``x`` is altitude standardised with the training split's mean and std."""
         self.setup()

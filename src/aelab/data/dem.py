@@ -143,8 +143,7 @@ class DemDataModule(HeightsInMetres):
         super().__init__(batch_size=batch_size, seed=seed, eval_batch_size=eval_batch_size)
         cell_size_m, classes = plain(cell_size_m), plain(classes)
         settings = {k: v for k, v in locals().items() if k in self.SCHEMA.by_name}
-        for name, value in settings.items():  # direct use gets the command line's messages
-            self.SCHEMA.by_name[name].check("data", value)
+        self.SCHEMA.check_values("data", settings)
         self.settings = settings
         self.raster: Raster = open_raster(path, cell_size_m, nodata)
         self.geometry = Geometry(self.raster.shape, self.raster.cell_m, float(patch_m))
@@ -184,11 +183,6 @@ class DemDataModule(HeightsInMetres):
     @property
     def class_names(self) -> list[str]:
         return self._class_names
-
-    @property
-    def value_range(self) -> tuple[float, float]:
-        x = self.split("train")["x"]
-        return float(x.min()), float(x.max())
 
     @property
     def trained_classes(self) -> list[int]:

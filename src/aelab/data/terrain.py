@@ -123,8 +123,7 @@ class TerrainDataModule(HeightsInMetres):
             "test_mountain_offset": test_mountain_offset,
             "test_classes": test_classes,
         }
-        for name, value in settings.items():  # direct use gets the command line's messages
-            TerrainDataModule.SCHEMA.by_name[name].check("data", value)
+        TerrainDataModule.SCHEMA.check_values("data", settings)
         classes = None if classes is None else dict(classes)  # a copy: never the default itself
         self.classes = classes  # the training mixture, as given (None: every class alike)
         self.generator = TerrainGenerator(resolution, classes, mountain_offset, roughness_scale)
@@ -145,11 +144,6 @@ class TerrainDataModule(HeightsInMetres):
     @property
     def class_names(self) -> list[str]:
         return CLASS_NAMES
-
-    @property
-    def value_range(self) -> tuple[float, float]:
-        x = self.split("train")["x"]
-        return float(x.min()), float(x.max())
 
     # --- what evaluation may ask ---------------------------------------------------------------
     @property

@@ -14,7 +14,6 @@ blocks. On it and on the synthetic terrain (the defaults):
   read again on shifted and jittered points (`aelab.metrics.resampling`), per relief class.
 """
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from aelab.compare import markdown_table
 from aelab.data.sample_dem import write_sample_dem
 from aelab.experiments._context import ROOT, Context, ExperimentError, Job, Section
 from aelab.experiments.anomaly_mnist import checked, detector_row
-from aelab.metrics import resampling
+from aelab.experiments.terrain_resampling import MAIN, measure_resolutions
 from aelab.metrics.probe_tables import order_table
 from aelab.runs.checkpoints import load_run
 
@@ -32,8 +31,6 @@ DOC = "docs/real-terrain.md"
 RATIOS = "0.02,0.05,0.1,0.2"
 PROBED = ("mlp", 0.05)  # the model whose code is probed, tested for leakage and for summits
 RESOLUTIONS = "5,10,20,40"
-MAIN = "jitter 1 cell"
-DRAWS = 3
 QUICK = ("trainer.max_steps=20",)
 DEM_SHOWN = "$DEM"  # how the commands name the GeoTIFF
 
@@ -201,18 +198,6 @@ def resamplings_table(measured: dict[int, list[dict]], cls: str = "all") -> str:
     return markdown_table(header, rows) + "\n"
 
 
-def measure_resampling(ctx: Context) -> tuple[dict[int, list[dict]], int]:
-    measured, windows = {}, 0
-    for result in checked(ctx.train("resolution", resolutions(ctx)), "resolution run"):
-        run = load_run(result["job_dir"])
-        ctx.say(f"{ctx.name}: measuring r = {run.datamodule.resolution}")
-        measured[run.datamodule.resolution] = resampling.measure(run, draws=DRAWS)
-        windows = len(run.datamodule.split("test")["x"])
-    ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    (ctx.work_dir / "shifts.json").write_text(json.dumps(measured, indent=1) + "\n")
-    return dict(sorted(measured.items())), windows
-
-
 def _value(measured: dict[int, list[dict]], r: int, cls: str, key: str) -> float:
     return next(x[key] for x in measured[r] if x["resampling"] == MAIN and x["class"] == cls)
 
@@ -263,7 +248,7 @@ def run(ctx: Context) -> Section:
         (report,) = checked(ctx.evaluate(f"probes_{name}", probe_eval(run_dir)), f"{name} probes")
         reports[name] = report["tasks"]["embedding"]
     (summits,) = checked(ctx.evaluate("summits", summit_eval(probed["job_dir"])), "summit windows")
-    measured, test_windows = measure_resampling(ctx)
+    measured, test_windows = measure_resolutions(ctx, "resolution", resolutions(ctx))
 
     shown = [o.replace(dem_path(ctx), DEM_SHOWN) for o in curve(ctx)]
     blocks, leak = probed["metrics"], random_split["metrics"]

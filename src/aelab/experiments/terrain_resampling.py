@@ -47,19 +47,22 @@ def jobs(ctx: Context) -> list[Job]:
     return [Job("train", tuple(_overrides(ctx)))]
 
 
-def _measure(ctx: Context) -> tuple[dict[int, list[dict]], int]:
-    """{r: measure rows} for every trained resolution (saved in the work dir), test patches."""
-    measured, patches = {}, 0
-    for result in ctx.train("models", _overrides(ctx)):
+def measure_resolutions(
+    ctx: Context, sweep: str, overrides: list[str]
+) -> tuple[dict[int, list[dict]], int]:
+    """{r: measure rows} for every resolution the sweep trains (saved in the work dir as
+    shifts.json), and the number of test samples."""
+    measured, samples = {}, 0
+    for result in ctx.train(sweep, overrides):
         if result.get("status") != "ok":
             raise ExperimentError(f"training failed in {result['job_dir']}: {result.get('reason')}")
         run = load_run(result["job_dir"])
         ctx.say(f"{ctx.name}: measuring r = {run.datamodule.resolution}")
         measured[run.datamodule.resolution] = resampling.measure(run, draws=DRAWS)
-        patches = len(run.datamodule.split("test")["x"])
+        samples = len(run.datamodule.split("test")["x"])
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     (ctx.work_dir / "shifts.json").write_text(json.dumps(measured, indent=1) + "\n")
-    return dict(sorted(measured.items())), patches
+    return dict(sorted(measured.items())), samples
 
 
 def _table(measured: dict[int, list[dict]], name: str, keys: list[str]) -> str:
@@ -148,7 +151,7 @@ def verdict(measured: dict[int, list[dict]]) -> str:
 
 
 def run(ctx: Context) -> Section:
-    measured, patches = _measure(ctx)
+    measured, patches = measure_resolutions(ctx, "models", _overrides(ctx))
     figure = ctx.save_figure(_figure(measured), "shift_vs_resolution", "shift against resolution")
     lines = [
         "`aelab-train -m " + " ".join(_overrides(ctx)) + "` (one MLP AE per resolution), "
