@@ -28,13 +28,9 @@ the settings that shape it are unchanged. An .npy, or a .pt in torch's zip forma
 chunks; an .npz is read whole, so it must fit in memory.
 """
 
-import hashlib
-import json
 import logging
 import math
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +48,14 @@ from aelab.data.base import (
     held_out_counts,
     held_out_type,
     loader_keys,
+)
+from aelab.data.cache import (
+    cache_path,
+    cache_stem,
+    file_stat,
+    fingerprint,
+    remove_older,
+    write_mapped,
 )
 from aelab.data.loaders import mapped_tensor
 from aelab.errors import ConfigError
@@ -775,23 +779,17 @@ class ArrayDataModule(InMemoryDataModule):
     # --- the memory-mapped cache ----------------------------------------------------------------
     def fingerprint(self) -> str:
         """What the cached rows depend on: the files (path, size, time) and the settings."""
-
-        def stat(path: Path | None) -> list[Any] | None:
-            return (
-                None if path is None else [str(path), path.stat().st_size, path.stat().st_mtime_ns]
-            )
-
         content = {
             "version": CACHE_VERSION,
-            "data": stat(self.path),
-            "labels": stat(self.labels_path),
+            "data": file_stat(self.path),
+            "labels": file_stat(self.labels_path),
             "entry": self.entry.name,
             "shape": list(self.input_shape),
             "seed": self.seed,
             **{k: self.settings[k] for k in ("labels_key", "class_names", "classes")},
             **{k: self.settings[k] for k in ("train_size", "val_size", "test_size", "standardize")},
         }
-        return hashlib.sha256(json.dumps(content, default=str).encode()).hexdigest()
+        return fingerprint(content)
 
     def _mapped(self, order: np.ndarray, train: int, needed: int, budget: int) -> np.memmap:
         """The rows in split order from the cache file, mapped (written first if missing)."""
@@ -805,10 +803,8 @@ class ArrayDataModule(InMemoryDataModule):
                 "data.in_memory_limit",
             )
         key = self.fingerprint()
-        where = hashlib.sha256(str(self.path).encode()).hexdigest()[:10]
-        name = re.sub(r"[^\w.-]+", "_", self.path.stem)[:40]
-        stem = f"array-{name}-{where}"
-        x_path = self.cache_dir / f"{stem}-{key[:16]}.npy"
+        stem = cache_stem("array", self.path.stem, self.path)
+        x_path = cache_path(self.cache_dir, stem, key, ".npy")
         meta_path = x_path.with_suffix(".npz")
         shape = (len(order), *self.input_shape)
         cached = self._cached(x_path, meta_path, key, shape)
@@ -822,7 +818,11 @@ class ArrayDataModule(InMemoryDataModule):
             size_text(budget),
             x_path,
         )
-        x = self._write_cache(x_path, order, train, shape)
+        try:
+            x, filled = write_mapped(x_path, shape, lambda out: self._fill(out, order, train))
+        except OSError as error:
+            raise self._cache_error(error) from None
+        self._keep(filled)
         with atomic_open(meta_path, "wb") as handle:
             np.savez(
                 handle,
@@ -831,9 +831,7 @@ class ArrayDataModule(InMemoryDataModule):
                 std=self.std,
                 value_range=np.asarray(self._range),
             )
-        for old in self.cache_dir.glob(f"{stem}-*.np[yz]"):
-            if old not in (x_path, meta_path):
-                old.unlink(missing_ok=True)
+        remove_older(x_path, meta_path)
         return x
 
     def _cached(self, x_path: Path, meta_path: Path, key: str, shape: tuple) -> np.memmap | None:
@@ -853,34 +851,6 @@ class ArrayDataModule(InMemoryDataModule):
         if x.shape != shape or x.dtype != np.float32:
             return None
         self._keep(filled)
-        return x
-
-    def _write_cache(self, x_path: Path, order: np.ndarray, train: int, shape: tuple) -> np.memmap:
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            handle, tmp = tempfile.mkstemp(prefix=f".{x_path.name}.", dir=self.cache_dir)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(handle, 0o666 & ~umask)  # the mode a plain open() gives, not mkstemp's 0600
-            os.close(handle)
-        except OSError as error:
-            raise self._cache_error(error) from None
-        try:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
-            if hasattr(os, "posix_fallocate"):  # claim the disk: a full disk errs, not crashes
-                with open(tmp, "r+b") as file:
-                    os.posix_fallocate(file.fileno(), 0, os.path.getsize(tmp))
-            self._keep(self._fill(out, order, train))
-            out.flush()
-            del out
-            x = np.load(tmp, mmap_mode="c", allow_pickle=False)  # mapped before it is renamed
-            os.replace(tmp, x_path)
-        except OSError as error:
-            Path(tmp).unlink(missing_ok=True)
-            raise self._cache_error(error) from None
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return x
 
     def _cache_error(self, error: OSError) -> ConfigError:
