@@ -96,7 +96,7 @@ def measure(name: str, data: list[str], epochs: int, out: Path, tag: str = "") -
 
 
 def load_images(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    from aelab.data.mnist import find_file, read_idx
+    from aelab.data.idx import find_file, read_idx
 
     images = find_file(mnist_dir, "t10k-images-idx3-ubyte")
     labels = find_file(mnist_dir, "t10k-labels-idx1-ubyte")

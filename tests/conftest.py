@@ -139,7 +139,7 @@ def one_class_mnist(mnist_dir: Path):
         download=False,
         val_size=50,
         test_size=100,
-        digits=[3],
+        classes=[3],
     )
     datamodule.setup()
     return datamodule

@@ -118,11 +118,11 @@ def test_mnist_declarations(mnist_dir):
     assert dm.trained_classes == list(range(10))
     assert dm.units is None and dm.intrinsics == {}
     with pytest.raises(ConfigError, match="cannot draw a test split"):
-        dm.alternative_test_split(10, seed=0, digits=[1])
+        dm.alternative_test_split(10, seed=0, classes=[1])
 
 
 def test_mnist_trained_classes_follow_digits(mnist_dir):
-    dm = _mnist(mnist_dir, digits=[7, 3, 7])
+    dm = _mnist(mnist_dir, classes=[7, 3, 7])
     assert dm.trained_classes == [3, 7]
     dm.setup()
     assert set(dm.split("train")["label"].unique().tolist()) == set(dm.trained_classes)

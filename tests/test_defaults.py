@@ -324,8 +324,8 @@ SAME_LINE = {
         ["data=mnist", "data.split=train"],
     ),
     "mnist digits": (
-        _make("aelab.data.mnist.MNISTDataModule", digits=[11]),
-        ["data=mnist", "data.digits=[11]"],
+        _make("aelab.data.mnist.MNISTDataModule", classes=[11]),
+        ["data=mnist", "data.classes=[11]"],
     ),
     "kmnist classes": (
         _make("aelab.data.kmnist.KMNISTDataModule", classes=["hiragana"]),

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from aelab.data.mnist import MNISTDataModule, read_idx
+from aelab.data.idx import read_idx
+from aelab.data.mnist import MNISTDataModule
 from aelab.errors import ConfigError
 from tests.conftest import write_idx
 
@@ -51,11 +52,24 @@ def test_official_split_uses_train_files(mnist_dir):
 
 
 def test_digits_filter_keeps_listed_classes_in_train_and_val_only(mnist_dir):
-    dm = _dm(mnist_dir, digits=[3, 7])
+    dm = _dm(mnist_dir, classes=[3, 7])
     dm.setup()
     for name in ("train", "val"):
         assert set(dm.split(name)["label"].unique().tolist()) <= {3, 7}
     assert len(dm.split("test")["label"].unique()) == 10
+
+
+def test_digits_is_the_former_name_of_classes_with_one_warning(mnist_dir, caplog):
+    new, old = _dm(mnist_dir, classes=[3, 7]), _dm(mnist_dir, digits=[3, 7])
+    new.setup(), old.setup()
+    assert torch.equal(new.split("train")["x"], old.split("train")["x"])  # the same one-class run
+    warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert warnings == ["data.digits is deprecated: write data.classes=[3, 7] (same meaning)"]
+    assert _dm(mnist_dir, classes=[3], digits=[3]).keep == [3]  # both, agreeing: accepted
+    with pytest.raises(ConfigError, match=r"data.digits=\[3\] and data.classes=\[4\] disagree"):
+        _dm(mnist_dir, classes=[4], digits=[3])
+    with pytest.raises(ConfigError, match="data.classes must be a non-empty list of digits"):
+        _dm(mnist_dir, digits=[11])  # the alias is checked as the key it stands for
 
 
 def test_missing_files_error_names_directory_and_files(tmp_path):

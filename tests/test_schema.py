@@ -268,7 +268,7 @@ MORE_CASES = {
         "data.classes must be a mapping of terrain classes",
     ),
     "mnist split": (["data=mnist", "data.split=train"], "data.split must be one of official"),
-    "mnist digits": (["data=mnist", "data.digits=[11]"], "data.digits must be a non-empty list"),
+    "mnist digits": (["data=mnist", "data.classes=[11]"], "data.classes must be a non-empty list"),
     "t10k too small": (
         ["data=mnist", "data.split=t10k", "data.val_size=9000", "data.test_size=2000"],
         "data.train_size + data.val_size + data.test_size must be at most the 10000",

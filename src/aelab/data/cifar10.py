@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from aelab.data.mnist import ImageFilesDataModule, classes_key, files_schema
+from aelab.data.image_files import ImageFilesDataModule, classes_key, files_schema
 from aelab.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,8 @@ where there is a network. Splits as MNIST's: ``official`` (60k train, validation
 names) keeps only those classes in train/val, for one-class runs.
 """
 
-from aelab.data.mnist import MNIST_IMAGES, IDXDataModule, classes_key, files_schema
+from aelab.data.idx import IDX_IMAGES, IDXDataModule
+from aelab.data.image_files import classes_key, files_schema
 
 CLASS_NAMES = (
     "T-shirt/top",
@@ -29,7 +30,7 @@ class FashionMNISTDataModule(IDXDataModule):
     NAME = "Fashion-MNIST"
     TORCHVISION = "FashionMNIST"
     CLASS_NAMES = CLASS_NAMES
-    SCHEMA = files_schema("data/fashion_mnist", MNIST_IMAGES, classes_key(CLASS_NAMES))
+    SCHEMA = files_schema("data/fashion_mnist", IDX_IMAGES, classes_key(CLASS_NAMES))
 
     def __init__(self, data_dir: str = "data/fashion_mnist", **kwargs) -> None:
         super().__init__(data_dir=data_dir, **kwargs)

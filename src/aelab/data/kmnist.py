@@ -8,7 +8,8 @@ test) or ``t10k`` (train/val/test carved from the 10k test images). ``classes`` 
 keeps only those classes in train/val, for one-class runs.
 """
 
-from aelab.data.mnist import MNIST_IMAGES, IDXDataModule, classes_key, files_schema
+from aelab.data.idx import IDX_IMAGES, IDXDataModule
+from aelab.data.image_files import classes_key, files_schema
 
 CLASS_NAMES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")  # one hiragana each
 
@@ -19,7 +20,7 @@ class KMNISTDataModule(IDXDataModule):
     NAME = "KMNIST"
     TORCHVISION = "KMNIST"
     CLASS_NAMES = CLASS_NAMES
-    SCHEMA = files_schema("data/kmnist", MNIST_IMAGES, classes_key(CLASS_NAMES))
+    SCHEMA = files_schema("data/kmnist", IDX_IMAGES, classes_key(CLASS_NAMES))
 
     def __init__(self, data_dir: str = "data/kmnist", **kwargs) -> None:
         super().__init__(data_dir=data_dir, **kwargs)

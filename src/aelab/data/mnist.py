@@ -5,376 +5,23 @@ torchvision's layout ``data_dir/MNIST/raw``. ``split=official`` uses the 60k tra
 (validation carved from them) and the 10k test images; ``split=t10k`` carves train/val/test,
 seeded, from the 10k test images alone.
 
-The pieces other datasets share live here too: `ImageFilesDataModule` (labelled images from a
-training and a test file, split with a seed, one-class runs) and `IDXDataModule` (the IDX files
-of MNIST's format, which Fashion-MNIST and KMNIST use as well), with their `files_schema`.
+``classes`` (e.g. [3]) keeps only those digits in train/val, for one-class runs; ``digits`` is
+its former name, still read with a one-line deprecation warning.
 """
 
-import gzip
 import logging
-import zlib
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from aelab.data.base import (
-    InMemoryDataModule,
-    Split,
-    image_sample_bytes,
-    loader_keys,
-    split_keys,
-)
+from aelab.data.idx import IDX_IMAGES, IDXDataModule
+from aelab.data.image_files import files_schema
 from aelab.data.images import plain
 from aelab.errors import ConfigError
-from aelab.schema.keys import Context, Key, Target
-from aelab.schema.message import violation
-from aelab.schema.types import Choice, Flag, Members, Text, ValueType, is_integer
+from aelab.schema.keys import Key
+from aelab.schema.types import Members
 
 log = logging.getLogger(__name__)
 
-FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (optionally gzipped), with a clear error if it is truncated or foreign."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (EOFError, OSError, zlib.error) as error:
-        raise ConfigError(
-            f"cannot read {path}: {error} (truncated or corrupt file); delete it and download "
-            "or copy it again"
-        ) from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES or raw[3] == 0:
-        raise ConfigError(
-            f"{path} is not an IDX file (bad magic number {raw[:4].hex() or 'none'}); "
-            "expected the files of MNIST, Fashion-MNIST or KMNIST as their sites or torchvision "
-            "give them"
-        )
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise ConfigError(
-            f"{path} holds {len(raw)} bytes but its header announces shape {shape} "
-            f"({expected} bytes): the file is truncated or corrupt; replace it"
-        )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-
-
-def find_file(data_dir: Path, stem: str, folder: str = "MNIST") -> Path | None:
-    """`stem` (.gz or not) in `data_dir` or in torchvision's ``data_dir/<folder>/raw``."""
-    for place in (data_dir, data_dir / folder / "raw"):
-        for name in (stem + ".gz", stem):
-            if (place / name).is_file():
-                return place / name
-    return None
-
-
-def download(data_dir: Path, stems: list[str], source: str = "MNIST") -> str | None:
-    """Download the missing files with the mirrors of torchvision's dataset class `source`
-    (MNIST, FashionMNIST, KMNIST); returns the error, if any."""
-    import torchvision.datasets
-    from torchvision.datasets.utils import download_url
-
-    dataset = getattr(torchvision.datasets, source)
-    md5 = dict(dataset.resources)
-    error = None
-    for stem in stems:
-        for mirror in dataset.mirrors:
-            try:
-                download_url(mirror + stem + ".gz", str(data_dir), md5=md5[stem + ".gz"])
-                error = None
-                break
-            except Exception as exc:  # network errors come in many types
-                error = f"{type(exc).__name__}: {exc}"
-        if error:
-            return error
-    return None
-
-
-# --- the config schema of datasets read from files --------------------------------------------
-MNIST_IMAGES = {"official": (60000, 10000), "t10k": (0, 10000)}  # (train file, test file)
-
-
-class ClassList(ValueType):
-    """A non-empty list of class ids (0 .. n - 1) or class names."""
-
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self.names = tuple(names)
-        self.phrase = (
-            f"a non-empty list of class ids 0..{len(self.names) - 1} or names "
-            f"({', '.join(self.names)})"
-        )
-
-    def fits(self, value: Any) -> bool:
-        return (
-            isinstance(value, list | tuple)
-            and len(value) > 0
-            and all((is_integer(v) and 0 <= v < len(self.names)) or v in self.names for v in value)
-        )
-
-
-def classes_key(names: tuple[str, ...]) -> Key:
-    """The ``classes`` key of a labelled dataset: the classes of train/val (null: all)."""
-    return Key("classes", ClassList(names), [0], nullable=True, note="(null: every class)")
-
-
-def files_schema(data_dir: str, images: dict[str, tuple[int, int]], classes: Key) -> Target:
-    """The SCHEMA of an `ImageFilesDataModule`: its keys, and sizes that fit in its files.
-
-    `images` gives, per split, the images of the training and the test file it uses, e.g.
-    `MNIST_IMAGES`; the split using no training file is the one carved from the test file.
-    `classes` is the key listing the classes to train on (MNIST's ``digits``, else
-    `classes_key`).
-    """
-    test_only = next(name for name, (train_file, _) in images.items() if train_file == 0)
-
-    def split_sizes(values: dict[str, Any]) -> dict[str, int]:
-        """Samples per split key, as `ImageFilesDataModule.build_splits` carves them."""
-        train_file, test_file = images[values["split"]]
-        val, test = values["val_size"], values["test_size"]
-        if values["split"] == test_only:
-            train = values["train_size"] or test_file - val - test
-        else:
-            train = values["train_size"] or train_file - val
-            test = min(test, test_file)
-        return {"train_size": train, "val_size": val, "test_size": test}
-
-    def sizes_fit(ctx: Context) -> None:
-        """The splits fit in the dataset's fixed files."""
-        split, val, test = ctx["data.split"], ctx["data.val_size"], ctx["data.test_size"]
-        train_file, test_file = images[split]
-        if split != test_only and val >= train_file:
-            raise violation(
-                "data.val_size",
-                f"smaller than the {train_file} training images (the rest trains)",
-                val,
-                1000,
-            )
-        total = (ctx["data.train_size"] or 1) + val + test
-        if split == test_only and total > test_file:
-            raise violation(
-                "data.train_size + data.val_size + data.test_size",
-                f"at most the {test_file} images of the {test_only} file (one at least to train)",
-                total,
-                1000,
-                example_key="data.val_size",
-            )
-
-    return Target(
-        keys=(
-            Key("data_dir", Text(), data_dir),
-            Key("split", Choice(tuple(images)), "official"),
-            Key("download", Flag(), True),
-            *split_keys(images["official"][0] - 10000, nullable_train=True),
-            classes,
-            *loader_keys(256),
-        ),
-        rules=(sizes_fit,),
-        split_sizes=split_sizes,
-        sample_bytes=image_sample_bytes,
-    )
-
-
-# --- labelled images from a training and a test file ------------------------------------------
-class ImageFilesDataModule(InMemoryDataModule):
-    """Labelled images from a dataset's training and test files, split with a seed.
-
-    ``split=official`` carves validation from the training file and tests on the test file; the
-    split `TEST_ONLY` carves train/val/test from the test file alone. ``classes`` (ids or names)
-    keeps only those classes in train/val (one-class runs; test keeps every class). Subclasses
-    name the dataset, declare its keys (``SCHEMA = files_schema(...)``, which the constructor
-    checks values against) and read its files (`_ensure_files`, `_load`).
-    """
-
-    NAME = "images"  # the dataset, in messages
-    CLASS_NAMES: tuple[str, ...] = ()
-    INPUT_SHAPE: tuple[int, int, int] = (1, 28, 28)
-    TEST_ONLY = "t10k"  # the split carved from the test file alone
-    CLASSES_KEY = "classes"  # the config key listing the classes to train on
-
-    def __init__(
-        self,
-        data_dir: str,
-        split: str = "official",
-        download: bool = True,
-        train_size: int | None = None,
-        val_size: int = 1000,
-        test_size: int = 1000,
-        classes: list[int | str] | None = None,
-        batch_size: int = 256,
-        eval_batch_size: int | None = None,
-        seed: int = 1234,
-    ) -> None:
-        super().__init__(batch_size=batch_size, seed=seed, eval_batch_size=eval_batch_size)
-        classes = plain(classes)
-        settings = {
-            "split": split,
-            "train_size": train_size,
-            "val_size": val_size,
-            "test_size": test_size,
-        }
-        if classes is not None:  # MNIST takes its classes as data.digits
-            settings[self.CLASSES_KEY] = classes
-        self.SCHEMA.check_values("data", settings)
-        self.data_dir = Path(data_dir).expanduser().resolve()
-        self.split_name = split
-        self.download = download
-        self.train_size = train_size
-        self.val_size = val_size
-        self.test_size = test_size
-        self.classes = None if classes is None else list(classes)
-        self.keep = None if classes is None else self._class_ids(self.classes)
-
-    def _class_ids(self, classes: list[int | str]) -> list[int]:
-        """Class ids of `classes` (ids or names, checked by the schema)."""
-        names = self.CLASS_NAMES
-        return [c if is_integer(c) else names.index(c) for c in classes]
-
-    # --- what a subclass provides -------------------------------------------------------------
-    def _ensure_files(self) -> None:
-        """Check (or download) the files the split needs; `ConfigError` naming them if absent."""
-        raise NotImplementedError
-
-    def _load(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        """Images (N, H, W) or (N, C, H, W) uint8 and labels (N,) of the ``train``/``test`` file."""
-        raise NotImplementedError
-
-    # --- declarations -------------------------------------------------------------------------
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return self.INPUT_SHAPE
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.CLASS_NAMES)
-
-    @property
-    def value_range(self) -> tuple[float, float]:
-        return (0.0, 1.0)
-
-    @property
-    def trained_classes(self) -> list[int]:
-        """The classes of the training split: those listed in the classes key, else all."""
-        if self.keep is not None:
-            return sorted(set(self.keep))
-        return list(range(len(self.class_names)))
-
-    # --- the splits ---------------------------------------------------------------------------
-    def build_splits(self) -> dict[str, Split]:
-        self._ensure_files()
-        rng = np.random.default_rng(self.seed)
-        test_x, test_y = self._load("test")
-        if self.split_name == self.TEST_ONLY:
-            order = rng.permutation(len(test_x))
-            train_size = self.train_size or len(test_x) - self.val_size - self.test_size
-            sizes = (train_size, self.val_size, self.test_size)
-            if sum(sizes) > len(test_x) or train_size <= 0:
-                raise ConfigError(
-                    f"train/val/test sizes {sizes} exceed the {len(test_x)} images of the "
-                    f"{self.TEST_ONLY} file; lower data.train_size, data.val_size or "
-                    "data.test_size"
-                )
-            cut = np.cumsum(sizes)
-            parts = {
-                "train": order[: cut[0]],
-                "val": order[cut[0] : cut[1]],
-                "test": order[cut[1] : cut[2]],
-            }
-            splits = {name: (test_x[i], test_y[i]) for name, i in parts.items()}
-        else:
-            train_x, train_y = self._load("train")
-            if self.val_size >= len(train_x):
-                raise ConfigError(
-                    f"data.val_size={self.val_size} leaves no training images out of "
-                    f"{len(train_x)}; lower it"
-                )
-            order = rng.permutation(len(train_x))
-            val, train = order[: self.val_size], order[self.val_size :]
-            if self.train_size is not None:
-                train = train[: self.train_size]
-            test = rng.permutation(len(test_x))[: self.test_size]
-            splits = {
-                "train": (train_x[train], train_y[train]),
-                "val": (train_x[val], train_y[val]),
-                "test": (test_x[test], test_y[test]),
-            }
-        if self.keep is not None:  # one-class experiments: only the listed classes to learn from
-            for name in ("train", "val"):
-                images, labels = splits[name]
-                keep = np.isin(labels, self.keep)
-                if not keep.any():
-                    raise ConfigError(f"no {name} images of {self.CLASSES_KEY} {self.classes}")
-                splits[name] = (images[keep], labels[keep])
-        return {name: self._to_split(*arrays) for name, arrays in splits.items()}
-
-    @staticmethod
-    def _to_split(images: np.ndarray, labels: np.ndarray) -> Split:
-        x = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.float32) / 255.0
-        x = x.unsqueeze(1) if x.ndim == 3 else x  # gray (N, H, W) -> (N, 1, H, W)
-        return {"x": x, "label": torch.as_tensor(labels.astype(np.int64))}
-
-
-# --- the IDX files of MNIST's format ----------------------------------------------------------
-class IDXDataModule(ImageFilesDataModule):
-    """Gray 28 x 28 images in the four IDX files of MNIST's format (`FILES`).
-
-    `TORCHVISION` names torchvision's dataset class: its download mirrors, and its folder
-    ``data_dir/<TORCHVISION>/raw`` where the files are looked up too.
-    """
-
-    TORCHVISION = "MNIST"
-
-    def _load(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        images = read_idx(self._path(f"{kind}_images"))
-        labels = read_idx(self._path(f"{kind}_labels"))
-        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
-            raise ConfigError(
-                f"{self.NAME} {kind} files in {self.data_dir} disagree: images {images.shape}, "
-                f"labels {labels.shape}; expected (N, 28, 28) and (N,)"
-            )
-        if labels.size and int(labels.max()) >= len(self.CLASS_NAMES):
-            raise ConfigError(
-                f"{self.NAME} {kind} labels in {self.data_dir} reach {int(labels.max())}; "
-                f"expected class ids 0..{len(self.CLASS_NAMES) - 1}: replace the files"
-            )
-        return images, labels
-
-    def _path(self, key: str) -> Path:
-        path = find_file(self.data_dir, FILES[key], self.TORCHVISION)
-        if path is None:
-            raise ConfigError(f"missing {FILES[key]}[.gz] in {self.data_dir}")
-        return path
-
-    def _ensure_files(self) -> None:
-        kinds = ["test"] if self.split_name == self.TEST_ONLY else ["train", "test"]
-        stems = [FILES[f"{k}_{part}"] for k in kinds for part in ("images", "labels")]
-        missing = [s for s in stems if find_file(self.data_dir, s, self.TORCHVISION) is None]
-        if not missing:
-            return
-        reason = "data.download=false"
-        if self.download:
-            log.info("downloading %s into %s", self.NAME, self.data_dir)
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            reason = download(self.data_dir, missing, self.TORCHVISION)
-            if reason is None:
-                return
-        raise ConfigError(
-            f"{self.NAME} files not found in {self.data_dir} ({reason}); expected "
-            f"{', '.join(s + '.gz' for s in FILES.values())} (split={self.TEST_ONLY} needs only "
-            f"the two {self.TEST_ONLY} files); fix: copy them there or point "
-            "data.data_dir=<dir> at them"
-        )
+DIGITS = Members(range(10), "a non-empty list of digits 0..9")
 
 
 class MNISTDataModule(IDXDataModule):
@@ -382,39 +29,32 @@ class MNISTDataModule(IDXDataModule):
 
     NAME = "MNIST"
     CLASS_NAMES = tuple(str(d) for d in range(10))
-    CLASSES_KEY = "digits"
     SCHEMA = files_schema(
         "data/mnist",
-        MNIST_IMAGES,
-        Key("digits", Members(range(10), "a non-empty list of digits 0..9"), [3], nullable=True),
+        IDX_IMAGES,
+        Key("classes", DIGITS, [3], nullable=True, note="(null: every digit)"),
+        Key("digits", DIGITS, [3], nullable=True, note="(deprecated: the former data.classes)"),
     )
 
     def __init__(
         self,
         data_dir: str = "data/mnist",
-        split: str = "official",
-        download: bool = True,
-        train_size: int | None = None,
-        val_size: int = 1000,
-        test_size: int = 1000,
+        classes: list[int] | None = None,
         digits: list[int] | None = None,
-        batch_size: int = 256,
-        eval_batch_size: int | None = None,
-        seed: int = 1234,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            data_dir=data_dir,
-            split=split,
-            download=download,
-            train_size=train_size,
-            val_size=val_size,
-            test_size=test_size,
-            batch_size=batch_size,
-            eval_batch_size=eval_batch_size,
-            seed=seed,
+        super().__init__(data_dir=data_dir, classes=renamed_digits(classes, digits), **kwargs)
+
+
+def renamed_digits(classes: Any, digits: Any) -> Any:
+    """``classes``, or the deprecated ``digits`` in its place (with a one-line warning)."""
+    classes, digits = plain(classes), plain(digits)
+    if digits is None:
+        return classes
+    if classes is not None and list(classes) != list(digits):
+        raise ConfigError(
+            f"data.digits={list(digits)} and data.classes={list(classes)} disagree; "
+            "data.digits is the former name of data.classes: give data.classes alone"
         )
-        digits = plain(digits)
-        MNISTDataModule.SCHEMA.by_name["digits"].check("data", digits)  # the schema's message
-        digits = None if digits is None else list(digits)
-        self.digits = digits
-        self.classes = self.keep = digits
+    log.warning("data.digits is deprecated: write data.classes=%s (same meaning)", list(digits))
+    return digits

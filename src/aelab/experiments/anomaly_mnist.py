@@ -33,7 +33,7 @@ def train_overrides(ctx: Context) -> list[str]:
         "experiment=anomaly_mnist",
         *MODEL,
         *ctx.mnist_overrides(),
-        f"data.digits={sweep}",
+        f"data.classes={sweep}",
         *quick,
     ]
 
@@ -88,7 +88,7 @@ def auroc_table(
     """{digit: detector_row} from the training results and their evaluations (same order)."""
     table = {}
     for train, report in zip(results, reports, strict=True):
-        table[int(report["data"]["digits"][0])] = detector_row(report, train)
+        table[int(report["data"]["classes"][0])] = detector_row(report, train)
     return dict(sorted(table.items()))
 
 

@@ -44,7 +44,7 @@ def train_overrides(ctx: Context) -> list[str]:
         "experiment=anomaly_mnist",
         "model=vae",
         *ctx.mnist_overrides(),
-        f"data.digits={sweep}",
+        f"data.classes={sweep}",
         *sizes,
         *scale,
     ]
@@ -77,7 +77,7 @@ def auroc_table(reports: list[dict[str, Any]]) -> dict[int, dict[str, float]]:
         if report.get("status") != "ok":
             raise ExperimentError(f"an evaluation failed: {report.get('reason')}")
         found = report["tasks"]["anomaly"]
-        digit = int(report["data"]["digits"][0])  # the training run's data config
+        digit = int(report["data"]["classes"][0])  # the training run's data config
         row = table.setdefault(digit, {"pca": found["pca"]["auroc"]})
         row[found["vae_score"]] = found["model"]["auroc"]
     return dict(sorted(table.items()))
