@@ -130,28 +130,93 @@ def test_poisoned_job_fails_alone_and_is_reported(tmp_path: Path) -> None:
     assert markdown_section_table(markdown, "test/mse")[f"mlp/none lr={lr}"]["η=0.05"] == "failed"
 
 
-def test_tensorboard_serves_runs_and_comparison(sweep_dir: Path) -> None:
+JOBS = [
+    "0/model=linear,eta=0.05",
+    "1/model=linear,eta=0.1",
+    "2/model=mlp,eta=0.05",
+    "3/model=mlp,eta=0.1",
+]
+
+
+def test_tensorboard_dashboard_reads_without_clicking_into_a_run(sweep_dir: Path) -> None:
+    """TensorBoard on the sweep, read through its HTTP API as the browser does: runs named by
+    what varies, the curve against m as charts beside PCA, HParams columns that tell the truth."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("tensorboard")),
-            f"--logdir={sweep_dir}",
-            "--host=127.0.0.1",
-            f"--port={port}",
-            "--load_fast=false",
-            "--reload_interval=1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    try:
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("tensorboard")),
+                f"--logdir={sweep_dir}",
+                "--host=127.0.0.1",
+                f"--port={port}",
+                "--load_fast=false",
+                "--reload_interval=1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except OSError as error:
+        pytest.skip(f"TensorBoard cannot start here: {error}")
     try:
         scalars, images = _poll_tags(port, server)
-        assert "val/mse" in scalars["0/tensorboard"] and "train/loss" in scalars["0/tensorboard"]
-        assert len([run for run in scalars if run.endswith("tensorboard")]) == 4
+        for job in JOBS:  # every job by its model and eta, with its number
+            assert {"val/mse", "train/loss", "test/mse"} <= set(scalars[job])
+            assert "epoch" not in scalars[job]
         assert "comparison/compression_curve" in images["comparison"]
+        curves = {run: tags for run, tags in scalars.items() if run.startswith("curve/")}
+        assert set(curves) == {
+            "curve/linear_none",
+            "curve/mlp_none",
+            "curve/PCA_bound_closed_form",
+            "curve/PCA_bound,_uncentred",
+        }
+        assert all(set(tags) == {"curve/terrain/test/mse"} for tags in curves.values())
+        points = _get(
+            port, "/data/plugin/scalars/scalars?run=curve/mlp_none&tag=curve/terrain/test/mse"
+        )
+        assert [step for _, step, _ in points] == [5, 10]  # x = the latent size m
+        pca = _get(
+            port,
+            "/data/plugin/scalars/scalars?run=curve/PCA_bound_closed_form&tag=curve/terrain/test/mse",
+        )
+        result = {r["latent_dim"]: r for r in load_results(sweep_dir) if r["model"] == "mlp"}
+        assert [value for _, _, value in pca] == pytest.approx(
+            [result[5]["metrics"]["test/pca_mse"], result[10]["metrics"]["test/pca_mse"]]
+        )
+        layout = _get(port, "/data/plugin/custom_scalars/layout")
+        charts = layout["category"][0]["chart"]
+        assert charts[0]["title"] == "terrain"
+        assert charts[0]["multiline"]["tag"] == ["^curve/terrain/test/mse$"]
+
+        experiment = _get(port, "/data/plugin/hparams/experiment", {"experimentName": ""})
+        columns = [(h["name"], h.get("differs", False)) for h in experiment["hparamInfos"]]
+        varied = [name for name, differs in columns if differs]
+        assert {"model", "eta", "m"} <= set(varied) and "compression" not in dict(columns)
+        assert columns[: len(varied)] == [(name, True) for name in varied]  # varied ones first
+        assert {"data", "regularizer", "n", "seed"} <= {name for name, d in columns if not d}
+        metrics = [m["name"]["tag"] for m in experiment["metricInfos"]]
+        assert metrics[:3] == ["test/mse", "test/pca_mse", "test/mse_over_pca"]
+        groups = _get(
+            port,
+            "/data/plugin/hparams/session_groups",
+            {
+                "experimentName": "",
+                "allowedStatuses": ["STATUS_SUCCESS"],
+                "colParams": [],
+                "startIndex": 0,
+                "sliceSize": 100,
+            },
+        )["sessionGroups"]
+        assert sorted(g["name"] for g in groups) == JOBS
+        by_name = {g["name"]: g for g in groups}
+        session = by_name["3/model=mlp,eta=0.1"]
+        assert session["hparams"]["model"] == "mlp" and session["hparams"]["eta"] == 0.1
+        assert session["hparams"]["m"] == 10
+        value = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}
+        assert value["test/mse"] == pytest.approx(result[10]["metrics"]["test/mse"], rel=1e-6)
     finally:
         server.terminate()
         try:
@@ -159,6 +224,17 @@ def test_tensorboard_serves_runs_and_comparison(sweep_dir: Path) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def _get(port: int, path: str, body: dict | None = None):
+    """A TensorBoard API answer (POST with a JSON body where the frontend posts one)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
 
 
 def _poll_tags(port: int, server: subprocess.Popen, timeout: float = 60.0):
@@ -171,7 +247,7 @@ def _poll_tags(port: int, server: subprocess.Popen, timeout: float = 60.0):
                 scalars = json.load(response)
             with urllib.request.urlopen(f"{base}/images/tags", timeout=5) as response:
                 images = json.load(response)
-            if "comparison" in images and "0/tensorboard" in scalars:
+            if "comparison" in images and set(JOBS) <= set(scalars) and "curve/mlp_none" in scalars:
                 return scalars, images
         except OSError:
             pass  # not listening yet

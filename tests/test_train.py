@@ -9,9 +9,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tests.conftest import TINY_TERRAIN, load_results, run_cli
 
 
-def tensorboard_tags(run_dir: Path) -> dict[str, set[str]]:
+def tensorboard_tags(log_dir: Path) -> dict[str, set[str]]:
     tags: dict[str, set[str]] = {"scalars": set(), "images": set()}
-    for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+    for events in log_dir.glob("events.out.tfevents.*"):
         accumulator = EventAccumulator(str(events), size_guidance={"images": 0})
         accumulator.Reload()
         found = accumulator.Tags()
@@ -34,10 +34,23 @@ def test_train_writes_result_tensorboard_and_checkpoint(tmp_path):
     )
     run_dir = Path(result["output_dir"])
     assert run_dir.parent == tmp_path / "outputs"
-    tags = tensorboard_tags(run_dir)
+    log_dir = Path(result["tensorboard_dir"])  # named by model, data and eta
+    assert log_dir == run_dir / "model=mlp,data=terrain,eta=0.05"
+    tags = tensorboard_tags(log_dir)
     assert {"train/loss", "val/mse", "test/mse", "test/pca_mse"} <= tags["scalars"]
+    assert "epoch" not in tags["scalars"]  # Lightning's counter is no chart of its own
     assert "val/reconstructions" in tags["images"]
-    assert any(tag.startswith("hp/") for tag in tags["scalars"])  # HParams with real metrics
+    assert result["hparams"] == {  # the HParams session: what ran, not a preset's name
+        "model": "mlp",
+        "data": "terrain",
+        "regularizer": "none",
+        "ordered": "none",
+        "eta": 0.05,
+        "m": 5,
+        "n": 100,
+        "seed": 42,
+        "lr": pytest.approx(checkpoint_lr(result)),
+    }
     best, last = result["best"], result["last"]
     assert result["tested"] == "best" and best["checkpoint"] == result["checkpoint"]
     assert last["epoch"] == 1 and -1 <= best["epoch"] <= 1  # -1: the PCA start
@@ -47,6 +60,10 @@ def test_train_writes_result_tensorboard_and_checkpoint(tmp_path):
     assert checkpoint["aelab_config"]["model"]["_target_"].endswith("MLPAutoencoder")
     assert checkpoint["hyper_parameters"]["latent_dim"] == 5
     assert "tensorboard --logdir" in done.stdout and str(run_dir) in done.stdout
+
+
+def checkpoint_lr(result: dict) -> float:
+    return torch.load(result["checkpoint"], weights_only=True)["aelab_config"]["model"]["lr"]
 
 
 def test_multirun_writes_one_result_per_job(tmp_path):

@@ -53,7 +53,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         **sizes,
         "tasks": {},
     }
-    out = Outputs(output_dir)
+    model_name = str(run.config["model"].get("_target_", "model")).rsplit(".", 1)[-1]
+    eta = run.latent_dim / run.datamodule.input_dim
+    out = Outputs(output_dir, f"{model_name}, {code_words(run)}, η = {eta:.3g}")
     try:
         for task in tasks:
             log.info("task %s", task)

@@ -18,7 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from aelab.config import CONFIG_DIR
 from aelab.entry import app_started, run_app
 from aelab.plugins import require_plugins
+from aelab.runs.hparams import run_hparams, write_session
 from aelab.runs.job import run_task
+from aelab.runs.naming import current_varied, run_name
 
 if TYPE_CHECKING:
     import lightning as L
@@ -31,6 +33,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     import lightning as L
     import torch
 
+    from aelab.callbacks.common import tensorboard_loggers
     from aelab.errors import ConfigError
     from aelab.runs.build import build_run, run_callbacks
     from aelab.runs.resume import checkpoint_to_resume
@@ -52,13 +55,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "accelerator=gpu but no CUDA GPU is visible on this machine; "
             "use accelerator=cpu or accelerator=auto"
         )
-    trainer = build_trainer(cfg, run_callbacks(OmegaConf.to_container(cfg, resolve=True)))
-    loggers = trainer.loggers
-
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     hydra_cfg = HydraConfig.get()
+    choices, varied = dict(hydra_cfg.runtime.choices), current_varied()
+    callbacks = run_callbacks(OmegaConf.to_container(cfg, resolve=True))
+    trainer = build_trainer(cfg, callbacks, run_name(choices, m / n, m, varied))
+    loggers = trainer.loggers
     resume_from = checkpoint_to_resume(
         cfg.get("ckpt_path"), Path(hydra_cfg.runtime.output_dir), hydra_cfg.mode == RunMode.MULTIRUN
     )
@@ -73,7 +77,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     fit_seconds = time.perf_counter() - started
     records = score_checkpoints(trainer, model, datamodule)
-    metrics = records["metrics"]
 
     summary = {
         "input_dim": n,
@@ -89,11 +92,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
     for callback in trainer.callbacks:  # e.g. a linear AE's axes against PCA's
         summary.update(getattr(callback, "records", dict)())
-    for logger in loggers:  # HParams tab: the real final metrics, once, at the end
-        if hasattr(logger, "log_hyperparams"):
-            hp_metrics = {"hp/" + k.replace("/", "_"): v for k, v in metrics.items()}
-            logger.log_hyperparams(_hparams(cfg, n, m), metrics=hp_metrics)
-            logger.finalize("success")
+    summary["hparams"] = run_hparams(cfg, choices, n, m, varied)
+    for logger in tensorboard_loggers(trainer):  # HParams: one session, its metrics the scalars
+        write_session(logger.experiment, summary["hparams"])
     return summary
 
 
@@ -171,8 +172,12 @@ def _last_checkpoint(checkpoint: Any) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> "L.Trainer":
+def build_trainer(
+    cfg: DictConfig, extra_callbacks: Sequence[Any] = (), name: str = "run"
+) -> "L.Trainer":
     """The run's Trainer: the config's trainer, callbacks and loggers, plus `extra_callbacks`.
+
+    A logger whose ``version`` is null takes `name`: the run's folder under its save_dir.
 
     On a machine without an NVIDIA driver it also turns off the NVML probe that Lightning's
     import switched on (`aelab.cuda_check`), which would otherwise cost every optimiser step.
@@ -184,7 +189,11 @@ def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> "L.Tr
 
     skip_nvml_without_driver()
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
+    loggers = [
+        instantiate(lg, **({"version": name} if "version" in lg and lg.version is None else {}))
+        for lg in (cfg.get("logger") or {}).values()
+        if lg
+    ]
     callbacks += list(extra_callbacks)
     try:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -217,20 +226,6 @@ def quiet_library_warnings() -> None:
         category=FutureWarning,
         module=r"lightning\.pytorch\.utilities\._pytree",
     )
-
-
-def _hparams(cfg: DictConfig, n: int, m: int) -> dict[str, Any]:
-    from hydra.core.hydra_config import HydraConfig
-
-    choices = HydraConfig.get().runtime.choices
-    params = {
-        group: choices.get(group)
-        for group in ("data", "model", "regularizer", "ordered", "compression")
-    }
-    params.update(
-        {"eta": m / n, "latent_dim": m, "input_dim": n, "seed": cfg.seed, "lr": cfg.model.get("lr")}
-    )
-    return {k: v for k, v in params.items() if v is not None}
 
 
 def print_summary(summary: dict[str, Any], output_dir: Path) -> None:

@@ -12,7 +12,8 @@ import torch
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from aelab.callbacks.common import evaluating, tensorboard_loggers
-from aelab.metrics.plots import image_grid
+from aelab.callbacks.images import grid_title
+from aelab.metrics.plots import labelled_grid
 from aelab.regularizers.noise import Denoising
 
 
@@ -48,6 +49,13 @@ class DenoisingMetrics(L.Callback):
             return
         rows = [t[: self.grid_samples] for t in (x, noisy, denoised)]
         value_range = None if datamodule.render == "heightmap" else datamodule.value_range
-        grid = image_grid(rows, datamodule.render, value_range)
+        grid = labelled_grid(
+            rows,
+            ["clean", "noisy", "denoised"],
+            datamodule.render,
+            value_range,
+            grid_title(module),
+            datamodule.units,
+        )
         for logger in loggers:
             logger.experiment.add_image("val/denoising", grid, trainer.global_step)

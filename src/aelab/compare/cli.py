@@ -9,7 +9,7 @@ from pathlib import Path, PurePath
 from aelab.compare.figures import curve_figure
 from aelab.compare.report import report_csv, report_markdown
 from aelab.compare.runs import Job, load_jobs
-from aelab.compare.tensorboard import write_tensorboard
+from aelab.compare.tensorboard import CURVES, write_tensorboard
 from aelab.runs.atomic import atomic_write_bytes, atomic_write_text
 
 DEFAULT_METRICS = ["test/mse", "test/mse_over_pca"]
@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(f"wrote {out / 'comparison.md'}, comparison.csv, {figure_path.name}")
     if not args.no_tensorboard:
-        log_dir = write_tensorboard(out, fig, table)
-        print(f"tensorboard: tensorboard --logdir {out}  (run {log_dir.name})")
+        log_dir = write_tensorboard(out, fig, table, jobs, metrics[0], args.x)
+        print(
+            f"tensorboard: tensorboard --logdir {out}  (run {log_dir.name}; the curve against m: "
+            f"runs {CURVES}/<row>, Custom Scalars)"
+        )
     return 0

@@ -37,15 +37,16 @@ def run(run: LoadedRun, cfg: DictConfig, out: Outputs) -> dict[str, Any]:
     clean = quality(run.reconstruct(x), x, (low, high))
     k = settings.grid_samples
     grid = [x[:k]] + [part[:k] for pair in pictures for part in pair]
+    labels = ["clean"] + [f"{r} {v:g}" for v in levels for r in ("noisy", "reconstructed")]
     return {
         "kind": settings.kind,
         "value_range": [low, high],
         "num_samples": len(x),
         "levels": rows,
         "clean_reconstruction": clean,
-        "grid_rows": ["clean"] + [f"{r} {v:g}" for v in levels for r in ("noisy", "reconstructed")],
+        "grid_rows": labels,
         "figures": [
-            out.grid("denoising", grid, dm),
+            out.grid("denoising", grid, dm, labels),
             out.figure("denoising_curve", curve_figure(rows, settings.kind, clean)),
         ],
     }

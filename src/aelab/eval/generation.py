@@ -54,9 +54,14 @@ def run(run: LoadedRun, cfg: DictConfig, out: Outputs) -> dict[str, Any]:
         "traversal_dims": len(traversals),
         "traversal_radius": settings.traversal_radius,
         "figures": [
-            out.grid("generation_samples", samples, dm),
-            out.grid("generation_interpolation", [strip], dm),
-            out.grid("generation_traversals", traversals, dm),
+            out.grid("generation_samples", samples, dm, ["prior samples"] * len(samples)),
+            out.grid("generation_interpolation", [strip], dm, ["x₀ … x₁"]),
+            out.grid(
+                "generation_traversals",
+                traversals,
+                dm,
+                [f"z{d + 1} ± {settings.traversal_radius:g}" for d in range(len(traversals))],
+            ),
         ],
     }
 

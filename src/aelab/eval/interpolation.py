@@ -118,8 +118,8 @@ def run(run: LoadedRun, cfg: DictConfig, out: Outputs) -> dict[str, Any]:
         "path_over_endpoints": interior_path / max(ends, 1e-300),
         "path_over_blend": interior_path / max(interior_blend, 1e-300),
         "figures": [
-            out.grid("interpolation_traversals", traversals, dm),
-            out.grid("interpolation_pairs", rows, dm),
+            out.grid("interpolation_traversals", traversals, dm, [f"z{d + 1}" for d in dims]),
+            out.grid("interpolation_pairs", rows, dm, [f"test {i} … {j}" for i, j in pairs]),
             out.figure("interpolation_distance", distance_figure(path_d, blend_d)),
         ],
     }

@@ -61,7 +61,12 @@ def run(run: LoadedRun, cfg: DictConfig, out: Outputs) -> dict[str, Any]:
     shown = (firsts + [i for i in range(len(x)) if i not in firsts])[: settings.grid_samples]
     pca_rows = pca.decode(pca.encode(x[shown])).float().view(-1, *x.shape[1:])
     result["figures"] = [
-        out.grid("reconstruction", [x[shown], x_hat[shown], pca_rows], dm),
+        out.grid(
+            "reconstruction",
+            [x[shown], x_hat[shown], pca_rows],
+            dm,
+            ["input", "model", f"PCA ({run.latent_dim} axes)"],
+        ),
         out.figure("reconstruction_per_class", per_class_figure(per_class)),
     ]
     return result

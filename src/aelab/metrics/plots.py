@@ -41,3 +41,64 @@ def image_grid(rows: list[Tensor], render: str, value_range=None, min_size: int 
     rows_scale = max(scale, -(-(min_size // 4) // images.shape[-2]))  # vectors: a visible strip
     images = images.repeat_interleave(scale, dim=-1).repeat_interleave(rows_scale, dim=-2)
     return make_grid(images, nrow=len(rows[0]), padding=2, pad_value=1.0)
+
+
+def labelled_grid(
+    rows: list[Tensor],
+    labels: list[str],
+    render: str,
+    value_range: tuple[float, float] | None = None,
+    title: str = "",
+    units=None,
+) -> Tensor:
+    """`image_grid` with a label left of each row, a title, and for height maps a colour bar in
+    the data's units (`units`: a `aelab.data.base.Units`, e.g. metres). Returns (3, H, W)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if value_range is None and render == "heightmap":
+        both = torch.cat([r.detach().float().cpu() for r in rows])
+        value_range = (float(both.min()), float(both.max()))
+    grid = image_grid(rows, render, value_range)
+    height, width = grid.shape[1:]
+    dpi = 100
+    label_width = 1.3 if any(labels) else 0.1
+    bar_width = 1.1 if render == "heightmap" else 0.0
+    fig = Figure(
+        figsize=(width / dpi + label_width + bar_width, height / dpi + (0.45 if title else 0.15)),
+        dpi=dpi,
+    )
+    FigureCanvasAgg(fig)
+    left = label_width / fig.get_figwidth()
+    right = 1 - bar_width / fig.get_figwidth()
+    top = 1 - (0.4 if title else 0.1) / fig.get_figheight()
+    ax = fig.add_axes((left, 0.05 / fig.get_figheight(), right - left, top))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.set_xticks([])
+    step = height / len(rows)
+    ax.set_yticks([step * (i + 0.5) for i in range(len(rows))], labels[: len(rows)], fontsize=9)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    if render == "heightmap" and value_range is not None:
+        from matplotlib import colormaps
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        low, high = value_range
+        name = "standardised altitude"
+        if units is not None:
+            low, high = units.offset + units.scale * low, units.offset + units.scale * high
+            name = f"altitude ({units.name})"
+        bar_ax = fig.add_axes(
+            (right + 0.15 / fig.get_figwidth(), 0.1, 0.15 / fig.get_figwidth(), 0.8)
+        )
+        mappable = ScalarMappable(Normalize(low, high), colormaps["terrain"])
+        bar = fig.colorbar(mappable, cax=bar_ax)
+        bar.set_label(name, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    return torch.from_numpy(rgba[..., :3].copy()).permute(2, 0, 1).float() / 255.0
