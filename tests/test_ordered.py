@@ -283,7 +283,8 @@ SMALL = [
 
 
 def test_an_ordered_run_reports_every_prefix_beside_pca(tmp_path, monkeypatch, capsys):
-    args = ["ordered=nested", "compression.ratio=0.1", "trainer.max_epochs=2", *SMALL]
+    small = [a for a in SMALL if a != "~logger"]  # with TensorBoard: the curve is charted too
+    args = ["ordered=nested", "compression.ratio=0.1", "trainer.max_epochs=2", *small]
     code, err = run_train_in_process(
         [*args, f"hydra.run.dir={tmp_path / 'run'}"], tmp_path, monkeypatch, capsys
     )
@@ -305,6 +306,18 @@ def test_an_ordered_run_reports_every_prefix_beside_pca(tmp_path, monkeypatch, c
     assert best["metrics"][CRITERION] <= 1.0 + 1e-4
     if best["epoch"] == -1:
         assert Path(best["checkpoint"]).name == "start.ckpt"
+    # TensorBoard: the run's own curve, error against k beside PCA, on one custom chart
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(result["tensorboard_dir"], size_guidance={"scalars": 0})
+    events.Reload()
+    curve = {e.step: e.value for e in events.Scalars("curve/test/mse")}
+    bound = {e.step: e.value for e in events.Scalars("curve/test/pca_mse")}
+    assert sorted(curve) == sorted(bound) == [1, 2, 5, 10]
+    for k in (1, 2, 5, 10):
+        assert curve[k] == pytest.approx(metrics[f"test/mse@{k}"], rel=1e-5)
+        assert bound[k] == pytest.approx(metrics[f"test/pca_mse@{k}"], rel=1e-5)
+    assert "custom_scalars__config__" in events.Tags()["tensors"]
 
 
 def test_unordered_runs_report_prefixes_only_when_asked():

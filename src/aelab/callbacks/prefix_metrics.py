@@ -11,7 +11,9 @@ linear path's start when the model has one), and logs:
   large k, so a plain sum would select on the shortest prefix alone; divided by the best linear
   code of each size, every prefix counts alike, and 1 means "PCA at every k". Prefixes PCA
   reconstructs exactly (k >= the data's rank) are left out of the mean.
-- ``test/mse@k``, ``test/pca_mse@k`` and ``test/mse_over_pca@k``.
+- ``test/mse@k``, ``test/pca_mse@k`` and ``test/mse_over_pca@k``;
+- in TensorBoard, the run's curve as charts against k: ``curve/test/mse`` and
+  ``curve/test/pca_mse`` with step k, both on one Custom Scalars chart.
 """
 
 import lightning as L
@@ -97,7 +99,26 @@ class PrefixMetrics(L.Callback):
             elif len(ratios):
                 values[CRITERION] = ratios.mean()
         module.log_dict({k: v.float() for k, v in values.items()})
+        if stage == "test":
+            self._log_curve(
+                trainer, module.ordering.sizes, mse, pca if self.pca_sum is not None else None
+            )
         self.model_sum = self.pca_sum = None
+
+    @staticmethod
+    def _log_curve(trainer: L.Trainer, sizes: list[int], mse: Tensor, pca: Tensor | None) -> None:
+        """The test error against the prefix size k, as TensorBoard charts (step = k)."""
+        from aelab.callbacks.common import tensorboard_loggers
+
+        for logger in tensorboard_loggers(trainer):
+            writer = logger.experiment
+            tags = ["curve/test/mse"] + (["curve/test/pca_mse"] if pca is not None else [])
+            for i, k in enumerate(sizes):
+                writer.add_scalar(tags[0], float(mse[i]), k)
+                if pca is not None:
+                    writer.add_scalar(tags[1], float(pca[i]), k)
+            chart = {"test error against the prefix size k": ["Multiline", tags]}
+            writer.add_custom_scalars({"curve": chart})
 
     # --- validation and test ------------------------------------------------------------------
     def on_validation_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
