@@ -61,27 +61,29 @@ def labelled_grid(
         value_range = (float(both.min()), float(both.max()))
     grid = image_grid(rows, render, value_range)
     height, width = grid.shape[1:]
-    dpi = 100
-    label_width = 1.3 if any(labels) else 0.1
-    bar_width = 1.1 if render == "heightmap" else 0.0
+    dpi, size = 100, 14  # type large enough to read once TensorBoard shrinks the picture
+    longest = max((len(label) for label in labels), default=0)
+    label_width = 0.15 + 0.11 * longest if longest else 0.1
+    bar_width = 1.6 if render == "heightmap" else 0.0
+    title_height = 0.45 if title else 0.1
     fig = Figure(
-        figsize=(width / dpi + label_width + bar_width, height / dpi + (0.45 if title else 0.15)),
+        figsize=(width / dpi + label_width + bar_width, height / dpi + title_height + 0.1),
         dpi=dpi,
     )
     FigureCanvasAgg(fig)
     left = label_width / fig.get_figwidth()
     right = 1 - bar_width / fig.get_figwidth()
-    top = 1 - (0.4 if title else 0.1) / fig.get_figheight()
-    ax = fig.add_axes((left, 0.05 / fig.get_figheight(), right - left, top))
+    bottom = 0.05 / fig.get_figheight()
+    ax = fig.add_axes((left, bottom, right - left, height / dpi / fig.get_figheight()))
     ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
     ax.set_xticks([])
     step = height / len(rows)
-    ax.set_yticks([step * (i + 0.5) for i in range(len(rows))], labels[: len(rows)], fontsize=9)
+    ax.set_yticks([step * (i + 0.5) for i in range(len(rows))], labels[: len(rows)], fontsize=size)
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=size)
     if render == "heightmap" and value_range is not None:
         from matplotlib import colormaps
         from matplotlib.cm import ScalarMappable
@@ -97,8 +99,8 @@ def labelled_grid(
         )
         mappable = ScalarMappable(Normalize(low, high), colormaps["terrain"])
         bar = fig.colorbar(mappable, cax=bar_ax)
-        bar.set_label(name, fontsize=8)
-        bar.ax.tick_params(labelsize=7)
+        bar.set_label(name, fontsize=size - 3)
+        bar.ax.tick_params(labelsize=size - 4)
     fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())
     return torch.from_numpy(rgba[..., :3].copy()).permute(2, 0, 1).float() / 255.0
