@@ -233,3 +233,15 @@ def test_every_section_of_a_run_records_the_commit_the_run_started_from(monkeypa
     )
     assert _cli.main(["--only", "pca_equivalence,compression_curve"]) == 0
     assert recorded == ["abc1234", "abc1234"]
+
+
+def test_the_dashboard_needs_a_chromium_except_in_a_quick_run(monkeypatch):
+    from aelab.experiments import dashboard
+
+    monkeypatch.delenv("AELAB_CHROMIUM", raising=False)
+    monkeypatch.setattr(dashboard.shutil, "which", lambda name: None)
+    assert dashboard.browser(quick=True) is None  # a smoke run goes on without pictures
+    with pytest.raises(_context.ExperimentError, match="apt install chromium"):
+        dashboard.browser()
+    monkeypatch.setenv("AELAB_CHROMIUM", "/opt/chrome")
+    assert dashboard.browser() == "/opt/chrome"

@@ -54,10 +54,13 @@ def jobs(ctx: Context) -> list[Job]:
     return [Job("train", tuple(overrides(ctx)))]
 
 
-def browser() -> str:
-    """The Chromium to photograph with; `ExperimentError` naming the fix when there is none."""
+def browser(quick: bool = False) -> str | None:
+    """The Chromium to photograph with; `ExperimentError` naming the fix when there is none
+    (a quick run goes on without pictures: None)."""
     given = os.environ.get("AELAB_CHROMIUM")
     found = given or next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if not found and quick:
+        return None
     if not found:
         raise ExperimentError(
             "dashboard needs a Chromium for its screenshots: install one (Debian: apt install "
@@ -145,7 +148,7 @@ SESSIONS = {
 
 
 def run(ctx: Context) -> Section:
-    chromium = browser()  # before training: a missing browser fails in one line, at once
+    chromium = browser(ctx.quick)  # before training: a missing browser fails in one line, at once
     results = ctx.train("sweep", overrides(ctx))
     sweep_dir = (ctx.work_dir / "sweep").resolve()
     if compare.main([str(sweep_dir)]) != 0:
@@ -154,8 +157,10 @@ def run(ctx: Context) -> Section:
         runs = ask(port, "/data/runs")
         experiment = ask(port, "/data/plugin/hparams/experiment", {"experimentName": ""})
         groups = ask(port, "/data/plugin/hparams/session_groups", SESSIONS)["sessionGroups"]
-        pictures = []
-        for name, caption, page in VIEWS:
+        pictures = (
+            [] if chromium else ["(no Chromium on this machine: a quick run without pictures)"]
+        )
+        for name, caption, page in VIEWS if chromium else ():
             path = ctx.figure(name)
             size = (1800, 760) if name == "hparams" else (1400, 800)
             screenshot(chromium, f"http://127.0.0.1:{port}/{page}", path, size)
