@@ -10,6 +10,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -245,3 +246,23 @@ def test_the_dashboard_needs_a_chromium_except_in_a_quick_run(monkeypatch):
         dashboard.browser()
     monkeypatch.setenv("AELAB_CHROMIUM", "/opt/chrome")
     assert dashboard.browser() == "/opt/chrome"
+
+
+ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~$-])/(?:[\w.-]+/)+[\w.-]*")
+
+
+def test_generated_sections_name_no_machine_path():
+    """A generated section shows paths relative to the project or as $AELAB_MNIST_DIR."""
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text()
+        for name in EXPERIMENTS:
+            if _docs.has_section(text, name):
+                section = _docs.section(text, name, str(path))
+                found += [f"{path.name} {name}: {m}" for m in ABSOLUTE_PATH.findall(section)]
+    assert found == [], found
+    assert ABSOLUTE_PATH.findall("see /work/shared/data/mnist and `--mnist /home/me/x`") == [
+        "/work/shared/data/mnist",
+        "/home/me/x",
+    ]
+    assert ABSOLUTE_PATH.findall("(../figures/a.png) $AELAB_MNIST_DIR/x m / n test/mse") == []

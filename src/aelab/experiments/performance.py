@@ -60,7 +60,13 @@ def measure(ctx: Context, name: str, shown: str, work: Callable[[Path], dict[str
 
 def script(ctx: Context, name: str, command: list[str]) -> dict[str, Any]:
     """Run `scripts/<command[0]>` with `--json`; its figures (its output goes to <name>.log)."""
-    shown = " ".join(["scripts/" + command[0], *(shlex.quote(a) for a in command[1:])])
+
+    def display(argument: str) -> str:  # no machine's path in the docs
+        if ctx.mnist_dir is not None and argument == str(ctx.mnist_dir):
+            return "$AELAB_MNIST_DIR"
+        return shlex.quote(argument)
+
+    shown = " ".join(["scripts/" + command[0], *(display(a) for a in command[1:])])
 
     def work(part: Path) -> dict[str, Any]:
         log = ctx.work_dir / f"{name}.log"

@@ -13,7 +13,7 @@ import sys
 from aelab.compare import markdown_table
 from aelab.experiments import _report
 from aelab.experiments._context import ROOT, Context, ExperimentError, Job, Section
-from aelab.experiments.performance import script
+from aelab.experiments.performance import mnist_args, script
 
 DOC = "docs/your-own-data.md"
 PER_CLASS = 300
@@ -76,9 +76,8 @@ def run(ctx: Context) -> Section:
     )
     if ctx.quick:  # the benchmark needs the 10k MNIST t10k images
         return Section("\n".join(["**Compression curve.** " + comparison, "", anomaly]) + "\n")
-    mnist = str(ctx.require_mnist())
     speed = script(
-        ctx, "throughput", ["bench_data.py", "--epochs", "6", "--rounds", "2", "--mnist", mnist]
+        ctx, "throughput", ["bench_data.py", "--epochs", "6", "--rounds", "2", *mnist_args(ctx)]
     )
     throughput = markdown_table(
         ["data", "train samples", "set-up s", "s per epoch", "samples / s", "/ MNIST"],
