@@ -165,6 +165,7 @@ def test_out_directory_and_repeated_sweep_dir(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "comparison.csv",
         "comparison.md",
+        "comparison_cells.csv",
         "compression_curve.png",
     ]
     assert not (sweep / "comparison.md").exists() and not (tmp_path / "run/comparison.md").exists()

@@ -10,9 +10,15 @@ Reads every ``result.json`` under the directories and writes into the first (or 
 - ``comparison.md``: per dataset, tables with rows = model/regularizer (plus any other swept
   setting), columns = eta (or the ``--x`` setting), cells = the metric; the closed-form PCA bound
   as its own row; then the failed jobs with their reasons;
+- ``comparison_cells.csv``: one row per table cell: n finished jobs, failed jobs, mean, standard
+  deviation, minimum, maximum;
 - ``compression_curve.png``: the metric against eta (log x), one line per row, PCA dashed, one
   panel per dataset;
 - ``comparison/``: the same figure and table for TensorBoard, next to the runs' own logs.
+
+Jobs that differ only in the keys ``--over`` (default ``seed``; e.g. ``--over seed,data.seed``)
+share a row: each cell is their mean ± standard deviation (3 jobs or more) or [min–max] (2), with
+n and the failed jobs counted; error bars in the figure, a band in TensorBoard.
 
 An ordered run (``ordered=nested|matryoshka``: non-empty ``prefix_sizes``) is one curve on the eta
 axis: a row "... ordered=nested (one run)" with a point per prefix size k at eta = k / n

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path, PurePath
 
 from aelab.compare.figures import curve_figure
-from aelab.compare.report import report_csv, report_markdown
+from aelab.compare.grouping import OVER
+from aelab.compare.report import cells_csv, report_csv, report_markdown
 from aelab.compare.runs import Job, load_jobs
 from aelab.compare.tensorboard import CURVES, write_tensorboard
 from aelab.runs.atomic import atomic_write_bytes, atomic_write_text
@@ -43,8 +44,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=",".join(DEFAULT_METRICS),
         help=f"comma-separated metrics tabulated; the first is plotted (default {','.join(DEFAULT_METRICS)})",
     )
+    parser.add_argument(
+        "--over",
+        default=",".join(OVER),
+        help="comma-separated config keys whose jobs form one row with their mean and spread "
+        f"(default {','.join(OVER)}; e.g. seed,data.seed)",
+    )
     parser.add_argument("--no-tensorboard", action="store_true", help="skip the TensorBoard run")
-    named = {"sweep_dir", "out", "x", "metrics"}
+    named = {"sweep_dir", "out", "x", "metrics", "over"}
     converted = []
     for arg in argv:
         key, eq, value = arg.partition("=")
@@ -113,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if not metrics:
         return fail("--metrics is empty; e.g. --metrics test/mse", EXIT_BAD_INPUT)
+    over = tuple(k.strip() for k in args.over.split(",") if k.strip())
+    if args.x in over:
+        return fail(
+            f"--over {args.over} holds the x axis {args.x}; aggregate other keys", EXIT_BAD_INPUT
+        )
     jobs, unreadable = _load(folders, given, args.x)
     if not jobs:
         extra = f" ({len(unreadable)} unreadable)" if unreadable else ""
@@ -131,19 +143,22 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     table = report_markdown(
-        given[0] if len(given) == 1 else given, jobs, metrics, args.x, unreadable
+        given[0] if len(given) == 1 else given, jobs, metrics, args.x, unreadable, over
     )
     atomic_write_text(out / "comparison.md", table)
     atomic_write_text(out / "comparison.csv", report_csv(jobs, args.x))
-    fig = curve_figure(jobs, metrics[0], args.x)
+    atomic_write_text(out / "comparison_cells.csv", cells_csv(jobs, metrics, args.x, over))
+    fig = curve_figure(jobs, metrics[0], args.x, over)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     figure_path = out / "compression_curve.png"
     atomic_write_bytes(figure_path, buffer.getvalue())
     print(table)
-    print(f"wrote {out / 'comparison.md'}, comparison.csv, {figure_path.name}")
+    print(
+        f"wrote {out / 'comparison.md'}, comparison.csv, comparison_cells.csv, {figure_path.name}"
+    )
     if not args.no_tensorboard:
-        log_dir = write_tensorboard(out, fig, table, jobs, metrics[0], args.x)
+        log_dir = write_tensorboard(out, fig, table, jobs, metrics[0], args.x, over)
         print(
             f"tensorboard: tensorboard --logdir {out}  (run {log_dir.name}; the curve against m: "
             f"runs {CURVES}/<row>, Custom Scalars)"

@@ -1,16 +1,19 @@
 """The figure: a metric against x, one line per row, the PCA bounds dashed, a panel per dataset.
-An ordered run's prefix points are one line of their own (square markers), "(one run)"."""
+An ordered run's prefix points are one line of their own (square markers), "(one run)". Where
+several jobs share a point (seeds), it is their mean with an error bar: ± one standard deviation
+for 3 or more, the minimum to the maximum for 2."""
 
 import math
 from typing import TYPE_CHECKING
 
 from aelab.compare.grouping import (
+    OVER,
     assign_labels,
     bound_mean,
     bounds,
     by_dataset,
     columns,
-    ok_mean,
+    stats,
 )
 from aelab.compare.runs import Job
 
@@ -43,22 +46,40 @@ def _lines(group: list[Job], metric: str) -> list[tuple[str, str, list[Job], dic
     return lines
 
 
-def curve_figure(jobs: list[Job], metric: str, x_key: str) -> "Figure":
-    """One panel per dataset: `metric` against x, one line per row, the PCA bounds dashed."""
+def curve_figure(
+    jobs: list[Job], metric: str, x_key: str, over: tuple[str, ...] = OVER
+) -> "Figure":
+    """One panel per dataset: `metric` against x, one line per row (error bars where jobs
+    differing only in `over` share a point), the PCA bounds dashed."""
     from matplotlib.figure import Figure
 
     datasets = by_dataset(jobs)
     fig = Figure(figsize=(6 * len(datasets), 5.5), layout="constrained")
     axes = fig.subplots(1, len(datasets), squeeze=False)[0]
     for ax, (data, group) in zip(axes, datasets.items(), strict=True):
-        assign_labels(group, x_key)
+        assign_labels(group, x_key, over)
         xs = [c for c in columns(group) if isinstance(c, int | float)]
         for legend, line_metric, members, style in _lines(group, metric):
-            mean = bound_mean if line_metric in PCA_STYLES else ok_mean
-            points = [(c, mean([j for j in members if j.x == c], line_metric)) for c in xs]
-            points = [(c, v) for c, v in points if math.isfinite(v) and v > TINY]
-            if points:
-                ax.plot(*zip(*points, strict=True), label=legend, **style)
+            if line_metric in PCA_STYLES:
+                points = [
+                    (c, bound_mean([j for j in members if j.x == c], line_metric)) for c in xs
+                ]
+                points = [(c, v) for c, v in points if math.isfinite(v) and v > TINY]
+                if points:
+                    ax.plot(*zip(*points, strict=True), label=legend, **style)
+                continue
+            cells = [(c, stats([j for j in members if j.x == c], line_metric)) for c in xs]
+            cells = [(c, s) for c, s in cells if math.isfinite(s.mean) and s.mean > TINY]
+            if not cells:
+                continue
+            x = [c for c, _ in cells]
+            y = [s.mean for _, s in cells]
+            if any(s.kind for _, s in cells):
+                below = [s.mean - max(s.low, TINY) for _, s in cells]  # log axes: stay above 0
+                above = [s.high - s.mean for _, s in cells]
+                ax.errorbar(x, y, yerr=[below, above], label=legend, capsize=3, **style)
+            else:
+                ax.plot(x, y, label=legend, **style)
         values = [y for line in ax.get_lines() for y in line.get_ydata()]
         if xs and min(xs) > 0 and (x_key == "eta" or max(xs) / min(xs) >= 10):
             ax.set_xscale("log")

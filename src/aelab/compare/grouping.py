@@ -4,6 +4,7 @@ values), a cell's value, and the PCA bounds worth showing."""
 
 import math
 import statistics
+from dataclasses import dataclass
 from typing import Any
 
 from aelab.compare.runs import Job
@@ -16,6 +17,7 @@ PCA_ROWS = {  # metric in result.json -> row name, in the test/mse table and the
 # shown otherwise (ordered: in the label of ordered models only)
 LABEL_KEYS = ("model", "regularizer", "data", "compression", "experiment", "ordered")
 MODEL_KEYS = ("model", "regularizer", "ordered", "seed", "trainer", "accelerator")  # not data
+OVER = ("seed",)  # jobs that differ only in these keys are one row: their mean and spread
 
 
 def _short(key: str) -> str:
@@ -27,9 +29,10 @@ def _is_model_key(key: str) -> bool:
     return key.split(".")[0] in MODEL_KEYS
 
 
-def assign_labels(jobs: list[Job], x_key: str) -> None:
+def assign_labels(jobs: list[Job], x_key: str, over: tuple[str, ...] = OVER) -> None:
     """Row label of each job: ``model/regularizer``, ``ordered=...`` for an ordered model, and
-    the other overrides that vary; prefix points end in ``(one run)`` (`_one_run_labels`)."""
+    the other overrides that vary, except the keys aggregated `over` (the seeds: their jobs
+    share a row); prefix points end in ``(one run)`` (`_one_run_labels`)."""
     x_keys = (
         {"compression", "compression.ratio", "compression.latent_dim"} if x_key == "eta" else set()
     )
@@ -40,6 +43,7 @@ def assign_labels(jobs: list[Job], x_key: str) -> None:
         for k in keys
         if k not in LABEL_KEYS
         and k not in x_keys
+        and k not in over
         and not k.startswith("hydra")
         and len({job.overrides.get(k) for job in jobs}) > 1
     ]
@@ -95,6 +99,34 @@ def _mean(values: list[float]) -> float:
 def ok_mean(jobs: list[Job], metric: str) -> float:
     """The mean of `metric` over the jobs that succeeded (NaN if none)."""
     return _mean([j.metrics.get(metric, math.nan) for j in jobs if j.ok])
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A cell: its jobs' values of one metric, and how many of its jobs failed."""
+
+    n: int  # finished jobs with a value
+    failed: int  # jobs that failed
+    mean: float
+    low: float  # mean - standard deviation (n >= 3), the minimum (n = 2), the mean (n <= 1)
+    high: float  # mean + standard deviation, the maximum, the mean
+    kind: str  # the spread: "sd" (n >= 3), "range" (n = 2), "" (one value or none)
+
+
+def stats(jobs: list[Job], metric: str) -> Stats:
+    """The mean and spread of `metric` over the finished jobs; failures counted."""
+    values = [j.metrics.get(metric, math.nan) for j in jobs if j.ok]
+    values = [v for v in values if not math.isnan(v)]
+    failed = sum(not j.ok for j in jobs)
+    if not values:
+        return Stats(0, failed, math.nan, math.nan, math.nan, "")
+    mean = statistics.fmean(values)
+    if len(values) >= 3:
+        sd = statistics.stdev(values)
+        return Stats(len(values), failed, mean, mean - sd, mean + sd, "sd")
+    if len(values) == 2:
+        return Stats(2, failed, mean, min(values), max(values), "range")
+    return Stats(1, failed, mean, mean, mean, "")
 
 
 def bound_mean(jobs: list[Job], metric: str) -> float:

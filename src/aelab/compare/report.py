@@ -1,11 +1,14 @@
-"""The files of a comparison: ``comparison.md`` (tables per dataset, failed jobs) and
-``comparison.csv`` (one row per job; an ordered run's row per prefix point)."""
+"""The files of a comparison: ``comparison.md`` (tables per dataset, failed jobs),
+``comparison.csv`` (one row per job; an ordered run's row per prefix point) and
+``comparison_cells.csv`` (one row per table cell: its jobs' mean, spread, count and failures)."""
 
 import csv
 import io
+import statistics
+from collections import Counter
 from pathlib import Path
 
-from aelab.compare.grouping import by_dataset
+from aelab.compare.grouping import OVER, assign_labels, by_dataset, columns, stats
 from aelab.compare.runs import Job, whole_runs
 from aelab.compare.tables import metric_tables, x_header
 
@@ -16,6 +19,7 @@ def report_markdown(
     metrics: list[str],
     x_key: str,
     unreadable: list[str],
+    over: tuple[str, ...] = OVER,
 ) -> str:
     """The tables; `sweep_dir` (one dir or several) is shown as the user gave it (no
     machine-specific prefix)."""
@@ -31,6 +35,12 @@ def report_markdown(
         f"Columns: {x_name}. Cells: the test split's per-pixel MSE (mean over jobs), and the "
         "other metrics listed; the PCA rows are the closed-form optimum of a rank-m linear map.",
     ]
+    if shares_cells(jobs, x_key, over):
+        parts[-1] += (
+            f" Jobs that differ only in {', '.join(over)} share a cell: their mean ± standard "
+            "deviation (3 or more jobs) or [minimum–maximum] (2 jobs), with n the number of "
+            "finished jobs and the failed ones counted."
+        )
     if any(j.run is not None for j in jobs):
         parts[-1] += (
             " A row marked (one run) is one ordered model: at η = k / n, its first k latents "
@@ -40,7 +50,7 @@ def report_markdown(
     for data, group in by_dataset(jobs).items():
         sizes = sorted({j.n for j in group if j.n})
         parts += ["", f"## {data} (n = {', '.join(map(str, sizes)) or '?'})"]
-        tables, missing = metric_tables(group, metrics, x_key)
+        tables, missing = metric_tables(group, metrics, x_key, over=over)
         if missing:
             parts += ["", f"Not recorded by these jobs: {', '.join(missing)}."]
         for metric, table in tables:
@@ -54,6 +64,16 @@ def report_markdown(
     if unreadable:
         parts += ["", "## Unreadable results", ""] + [f"- {u}" for u in unreadable]
     return "\n".join(parts) + "\n"
+
+
+def shares_cells(jobs: list[Job], x_key: str, over: tuple[str, ...] = OVER) -> bool:
+    """Whether some cell holds several jobs (repeated seeds): the tables then show spreads."""
+    for group in by_dataset(jobs).values():
+        assign_labels(group, x_key, over)
+        cells = Counter((j.label, j.x) for j in group)
+        if any(count > 1 for count in cells.values()):
+            return True
+    return False
 
 
 def report_csv(jobs: list[Job], x_key: str) -> str:
@@ -86,4 +106,42 @@ def report_csv(jobs: list[Job], x_key: str) -> str:
         if x_key != "eta":
             row[x_key] = j.x
         writer.writerow(row)
+    return out.getvalue()
+
+
+def cells_csv(jobs: list[Job], metrics: list[str], x_key: str, over: tuple[str, ...] = OVER) -> str:
+    """One row per (dataset, row, x, metric): n finished jobs, failed jobs, mean, standard
+    deviation (n >= 2), minimum and maximum; the spread shown in the tables is named."""
+    out = io.StringIO()
+    fields = ["data", "row", x_key, "metric", "n", "failed", "mean", "sd", "min", "max", "shown"]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for data, group in by_dataset(jobs).items():
+        assign_labels(group, x_key, over)
+        for label in dict.fromkeys(j.label for j in group):
+            for x in columns(group):
+                here = [j for j in group if j.label == label and j.x == x]
+                if not here:
+                    continue
+                for metric in metrics:
+                    values = [j.metrics.get(metric) for j in here if j.ok]
+                    values = [v for v in values if v is not None and v == v]
+                    cell = stats(here, metric)
+                    writer.writerow(
+                        {
+                            "data": data,
+                            "row": label,
+                            x_key: x,
+                            "metric": metric,
+                            "n": cell.n,
+                            "failed": cell.failed,
+                            "mean": cell.mean if cell.n else "",
+                            "sd": statistics.stdev(values) if len(values) > 1 else "",
+                            "min": min(values) if values else "",
+                            "max": max(values) if values else "",
+                            "shown": {"sd": "mean ± sd", "range": "min–max"}.get(
+                                cell.kind, "value"
+                            ),
+                        }
+                    )
     return out.getvalue()

@@ -5,7 +5,7 @@ ordered run is a row of its own: its prefix points fill the columns of their η,
 import math
 from typing import Any
 
-from aelab.compare.grouping import assign_labels, bound_mean, bounds, columns, ok_mean
+from aelab.compare.grouping import OVER, Stats, assign_labels, bound_mean, bounds, columns, stats
 from aelab.compare.runs import Job
 
 SHOWN_IF_PRESENT = ["test/max_principal_angle_deg"]  # linear models, pca_equivalence
@@ -16,6 +16,22 @@ def fmt(value: float) -> str:
     return "" if value is None or math.isnan(value) else f"{value:.4g}"
 
 
+def cell_text(cell: Stats) -> str:
+    """A cell's text: the mean, its spread when several jobs share it (± sd, or [min–max] for
+    two), their number, and the failed ones; ``failed`` when none finished."""
+    if cell.n == 0:
+        return "failed" if cell.failed else ""
+    text = fmt(cell.mean)
+    if cell.kind == "sd":
+        text += f" ± {cell.high - cell.mean:.2g}"
+    elif cell.kind == "range":
+        text += f" [{fmt(cell.low)}–{fmt(cell.high)}]"
+    notes = ([f"n={cell.n}"] if cell.n > 1 else []) + (
+        [f"{cell.failed} failed"] if cell.failed else []
+    )
+    return text + (f" ({', '.join(notes)})" if notes else "")
+
+
 def x_header(x_key: str, value: Any) -> str:
     """A column's heading, e.g. ``η=0.05`` or ``train_size=256``."""
     name = "η" if x_key == "eta" else x_key.split(".")[-1]
@@ -23,14 +39,14 @@ def x_header(x_key: str, value: Any) -> str:
 
 
 def metric_rows(jobs: list[Job], metric: str, columns: list[Any]) -> list[tuple[str, list[str]]]:
-    """(label, cells) per row: the mean over ok jobs, 'failed' where every job there failed."""
+    """(label, cells) per row: the mean over ok jobs with its spread (`cell_text`), 'failed'
+    where every job there failed."""
     rows = []
     for label in dict.fromkeys(job.label for job in jobs):
         cells = []
         for column in columns:
             here = [j for j in jobs if j.label == label and j.x == column]
-            failed = here and not any(j.ok for j in here)
-            cells.append("failed" if failed else fmt(ok_mean(here, metric)))
+            cells.append(cell_text(stats(here, metric)))
         rows.append((label, cells))
     return rows
 
@@ -59,13 +75,18 @@ def markdown_table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:
 
 
 def metric_tables(
-    group: list[Job], metrics: list[str], x_key: str, extra: bool = True
+    group: list[Job],
+    metrics: list[str],
+    x_key: str,
+    extra: bool = True,
+    over: tuple[str, ...] = OVER,
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """One dataset's (metric, Markdown table) pairs, and the metrics no job recorded.
 
-    The test/mse table gets the PCA bound rows; `extra` adds the metrics shown when present.
+    The test/mse table gets the PCA bound rows; `extra` adds the metrics shown when present;
+    jobs that differ only in the keys `over` share a cell.
     """
-    assign_labels(group, x_key)
+    assign_labels(group, x_key, over)
     xs = columns(group)
     header = ["model / regularizer", *(x_header(x_key, c) for c in xs)]
     recorded = [m for m in metrics if any(m in j.metrics for j in group)]
