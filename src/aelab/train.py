@@ -41,6 +41,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from aelab.threads import job_threads
 
     validate_train_config(cfg)  # one line for a bad key, value or size, before anything is built
+    if cfg.trainer.get("deterministic") is True and cfg.trainer.accelerator == "cpu":
+        from aelab.determinism import pin_cpu_kernels
+
+        pin_cpu_kernels()  # before the first computation: the libraries read it once
     quiet_lightning_logging()
     quiet_library_warnings()
     threads = job_threads(cfg.get("torch_threads"))  # parallel sweep jobs share the cores
