@@ -8,6 +8,7 @@ their checkpoints. Quick mode: digits 0 and 1, tiny data, one epoch.
 """
 
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,11 @@ from aelab.experiments._context import Context, ExperimentError, Job, Section
 DOC = "docs/experiments.md"
 # The recipe's model: the MLP with its linear path started at closed-form PCA (identity output).
 MODEL = ["model.output_activation=identity", "model.linear_path=true"]
+SEEDS = [42, 43, 44]  # each digit's model trained three times: the AE's spread over seeds
+
+
+def seeds(ctx: Context) -> list[int]:
+    return SEEDS[:1] if ctx.quick else SEEDS
 
 
 def digits(ctx: Context) -> list[int]:
@@ -34,6 +40,7 @@ def train_overrides(ctx: Context) -> list[str]:
         *MODEL,
         *ctx.mnist_overrides(),
         f"data.classes={sweep}",
+        f"seed={','.join(map(str, seeds(ctx)))}",
         *quick,
     ]
 
@@ -44,7 +51,8 @@ def eval_overrides(ctx: Context, run_dirs: list[str]) -> list[str]:
 
 
 def run_dirs(ctx: Context) -> list[str]:
-    return [str((ctx.work_dir / "train" / str(i)).resolve()) for i in range(len(digits(ctx)))]
+    count = len(digits(ctx)) * len(seeds(ctx))
+    return [str((ctx.work_dir / "train" / str(i)).resolve()) for i in range(count)]
 
 
 def jobs(ctx: Context) -> list[Job]:
@@ -82,42 +90,70 @@ def detector_row(report: dict[str, Any], train: dict[str, Any]) -> dict[str, flo
     }
 
 
+KEYS = ("auroc", "pca_auroc", "ap", "pca_ap", "train_s", "eval_s")
+
+
 def auroc_table(
     results: list[dict[str, Any]], reports: list[dict[str, Any]]
-) -> dict[int, dict[str, float]]:
-    """{digit: detector_row} from the training results and their evaluations (same order)."""
-    table = {}
+) -> dict[int, dict[str, list[float]]]:
+    """{digit: {key: one value per seed}} from the training results and their evaluations (same
+    order); the keys of `detector_row`."""
+    table: dict[int, dict[str, list[float]]] = {}
     for train, report in zip(results, reports, strict=True):
-        table[int(report["data"]["classes"][0])] = detector_row(report, train)
+        row = detector_row(report, train)
+        digit = table.setdefault(int(report["data"]["classes"][0]), {k: [] for k in KEYS})
+        for key in KEYS:
+            digit[key].append(row[key])
     return dict(sorted(table.items()))
 
 
-def mean(table: dict[Any, dict[str, float]], key: str) -> float:
-    return sum(row[key] for row in table.values()) / len(table)
+def per_seed_means(table: dict[int, dict[str, list[float]]], key: str) -> list[float]:
+    """The mean over digits, once per seed (the seeds in the same order for every digit)."""
+    columns = zip(*(row[key] for row in table.values()), strict=True)
+    return [statistics.fmean(column) for column in columns]
+
+
+def shown(values: list[float], bold: bool = False) -> str:
+    """``mean ± sd`` over the seeds (the value alone for one seed)."""
+    text = f"{statistics.fmean(values):.4f}"
+    if len(values) > 1 and statistics.stdev(values) > 0:
+        text += f" ± {statistics.stdev(values):.4f}"
+    return f"**{text}**" if bold else text
 
 
 # --- the section --------------------------------------------------------------------------------
-def markdown(table: dict[int, dict[str, float]]) -> str:
+def markdown(table: dict[int, dict[str, list[float]]]) -> str:
     header = ["normal digit", "AE AUROC", "PCA AUROC", "AE AP", "PCA AP", "train s", "eval s"]
     keys = ("auroc", "pca_auroc", "ap", "pca_ap")
     rows = [
-        (str(d), [f"{row[k]:.4f}" for k in keys] + [f"{row[k]:.1f}" for k in ("train_s", "eval_s")])
+        (
+            str(d),
+            [shown(row[k]) for k in keys]
+            + [f"{statistics.fmean(row[k]):.1f}" for k in ("train_s", "eval_s")],
+        )
         for d, row in table.items()
     ]
-    rows.append(("mean", [f"**{mean(table, k):.4f}**" for k in keys] + ["", ""]))
+    rows.append(("mean", [shown(per_seed_means(table, k), bold=True) for k in keys] + ["", ""]))
     return markdown_table(header, rows)
 
 
-def figure(table: dict[int, dict[str, float]]) -> Figure:
+def figure(table: dict[int, dict[str, list[float]]]) -> Figure:
     fig = Figure(figsize=(7, 3.2), layout="constrained")
     ax = fig.subplots()
     positions = list(table)
-    ax.bar([p - 0.2 for p in positions], [r["auroc"] for r in table.values()], 0.4, label="AE")
-    ax.bar([p + 0.2 for p in positions], [r["pca_auroc"] for r in table.values()], 0.4, label="PCA")
+
+    def bars(key: str) -> tuple[list[float], list[float]]:
+        values = [row[key] for row in table.values()]
+        spreads = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
+        return [statistics.fmean(v) for v in values], spreads
+
+    for offset, key, label in ((-0.2, "auroc", "AE"), (0.2, "pca_auroc", "PCA")):
+        heights, spreads = bars(key)
+        ax.bar([p + offset for p in positions], heights, 0.4, yerr=spreads, capsize=2, label=label)
     ax.set_xticks(positions, [str(d) for d in positions])
     ax.set_xlabel("normal digit (the others are the anomalies)")
-    ax.set_ylabel("test AUROC")
-    low = min(min(r["auroc"], r["pca_auroc"]) for r in table.values())
+    ax.set_ylabel("test AUROC (mean ± sd over seeds)")
+    low = min(min(min(r["auroc"]), min(r["pca_auroc"])) for r in table.values())
     ax.set_ylim(max(0.0, low - 0.05), 1.0)
     ax.legend(fontsize=8, loc="lower right")
     return fig
@@ -135,12 +171,16 @@ def run(ctx: Context) -> Section:
     table = auroc_table(results, reports)
     image = ctx.save_figure(figure(table), "anomaly_mnist", "MNIST one-class AUROC per digit")
     m, epochs = results[0]["latent_dim"], results[0].get("epochs")
+    n_seeds = len(seeds(ctx))
     text = (
         f"MNIST one-class anomaly detection: an MLP autoencoder (m = {m}, {epochs} epoch"
         f"{'' if epochs == 1 else 's'}) per "
         "normal digit, trained on that digit of the t10k train part; the test part's other "
         "digits are the anomalies, scored by squared reconstruction error; PCA at the same m, "
-        "fitted on the same images, beside it. AP = average precision.\n\n"
+        "fitted on the same images, beside it. AP = average precision. Each AE is trained with "
+        f"{n_seeds} seed{'' if n_seeds == 1 else 's'} ({', '.join(map(str, seeds(ctx)))}): "
+        "its cells are the mean ± the standard deviation over them (PCA has no seed), and the "
+        "mean row is the mean over digits, ± its standard deviation over the seeds.\n\n"
         f"`{ctx.command('train', train_overrides(ctx))}`, then "
         f"`aelab-eval -m ckpt_path=<the {len(results)} runs> task=[anomaly]`: "
         f"{done - started:.0f} s wall in all here ({trained - started:.0f} s training, "
