@@ -47,6 +47,8 @@ VIEWS = (
 
 
 def overrides(ctx: Context) -> list[str]:
+    if ctx.quick:  # two models at two ratios: every view has something to show
+        return ["model=linear,mlp", "compression.ratio=0.05,0.1", *ctx.smoke()]
     return [*SWEEP, *ctx.smoke()]
 
 
