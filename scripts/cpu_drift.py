@@ -68,7 +68,8 @@ def train(model: str, env: dict[str, str], overrides: list[str], steps: int, pin
             raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.strip()[-500:]}")
         result = json.loads((Path(folder) / "result.json").read_text())
     return {
-        "test_mse": result["metrics"]["test/mse"],
+        "last_val_mse": result["last"]["metrics"]["val/mse"],  # the final weights: every step
+        "test_mse": result["metrics"]["test/mse"],  # the tested checkpoint (maybe the PCA start)
         "fit_seconds": result["fit_seconds"],
         "wall": wall,
     }
