@@ -169,10 +169,11 @@ class RecordingOutputs:
     """Stands in for `aelab.eval.Outputs`: keeps the grids and figures a task draws."""
 
     def __init__(self):
-        self.grids, self.figures = {}, {}
+        self.grids, self.figures, self.labels = {}, {}, {}
 
-    def grid(self, name, rows, datamodule):
-        self.grids[name] = rows
+    def grid(self, name, rows, datamodule, labels):
+        assert len(labels) == len(rows), f"{name}: {len(rows)} rows, {len(labels)} labels"
+        self.grids[name], self.labels[name] = rows, labels
         return f"{name}.png"
 
     def figure(self, name, figure):

@@ -152,7 +152,8 @@ class Recording:
     def __init__(self) -> None:
         self.grids: dict[str, list[torch.Tensor]] = {}
 
-    def grid(self, name: str, rows: list[torch.Tensor], datamodule) -> str:
+    def grid(self, name: str, rows: list[torch.Tensor], datamodule, labels: list[str]) -> str:
+        assert len(labels) == len(rows), f"{name}: {len(rows)} rows, {len(labels)} labels"
         self.grids[name] = rows
         return f"{name}.png"
 
