@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from hydra import initialize_config_dir
 
 from aelab.config import CONFIG_DIR
 from aelab.experiments import _cli, _configs, _context, _docs
@@ -79,6 +80,22 @@ def test_hash_changes_with_a_default_and_not_with_paths(tmp_path, monkeypatch):
     train.write_text(text.replace("\nseed: 42", "\nseed: 43"))
     monkeypatch.setattr(_configs, "CONFIG_DIR", str(conf))
     assert _configs.config_hash(SWEEP) != before  # a changed default: the docs are stale
+
+
+def test_runs_that_differ_in_seed_alone_compose_as_if_each_were_composed(tmp_path, monkeypatch):
+    """Seeds are composed once per configuration and set before resolving: what each run would
+    compose to on its own, interpolations of the seed included."""
+    conf = tmp_path / "conf"
+    shutil.copytree(CONFIG_DIR, conf)
+    data = conf / "data" / "terrain.yaml"
+    data.write_text(re.sub(r"\nseed: .*", "\nseed: ${seed}", data.read_text()))
+    monkeypatch.setattr(_configs, "CONFIG_DIR", str(conf))
+    sweep = ("model=mlp", "compression.ratio=0.05,0.1", "seed=1,2")
+    configs = _configs.job_configs([("train", sweep)])
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        one_by_one = [_configs.composed("train", run) for run in _configs._expand("train", sweep)]
+    assert [c["config"] for c in configs] == one_by_one
+    assert [c["config"]["data"]["seed"] for c in configs] == [1, 2, 1, 2]
 
 
 def test_an_evaluation_hash_covers_only_the_settings_of_the_tasks_it_runs():

@@ -28,6 +28,8 @@ def metrics_of(run_dir: Path) -> dict:
 
 
 def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path):
+    """In one process, one run after another: nothing a run leaves behind (RNG states, torch
+    settings) reaches the next."""
     runs = {}
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
         done = run_cli(
@@ -37,7 +39,6 @@ def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path):
             f"seed={seed}",
             f"hydra.run.dir=outputs/{name}",
             cwd=tmp_path,
-            process=True,
         )
         assert done.returncode == 0, done.stderr[-2000:]
         runs[name] = metrics_of(tmp_path / "outputs" / name)
@@ -48,7 +49,8 @@ def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path):
 
 def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
     settings = [*SMALL, "data.train_size=4096", "trainer.max_epochs=3"]
-    done = run_cli(*settings, "hydra.run.dir=outputs/whole", cwd=tmp_path, process=True)
+    # the uninterrupted run and the resume in this process; the killed run is a real process
+    done = run_cli(*settings, "hydra.run.dir=outputs/whole", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
 
     command = [
@@ -71,7 +73,7 @@ def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
     assert "epoch002.ckpt" not in checkpoints, "the kill came after training had finished"
     assert not (tmp_path / "outputs/killed/result.json").exists()
 
-    resumed = run_cli(*settings, "ckpt_path=outputs/killed", cwd=tmp_path, process=True)
+    resumed = run_cli(*settings, "ckpt_path=outputs/killed", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     result = json.loads((tmp_path / "outputs/killed/result.json").read_text())
     assert result["resumed_from"].endswith("last.ckpt")
@@ -83,9 +85,7 @@ def test_resume_from_a_truncated_checkpoint_is_refused(tmp_path):
     run_dir = tmp_path / "outputs" / "broken"
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 not really a checkpoint")
-    done = run_cli(
-        *SMALL, "data.train_size=128", f"ckpt_path={run_dir}", cwd=tmp_path, process=True
-    )
+    done = run_cli(*SMALL, "data.train_size=128", f"ckpt_path={run_dir}", cwd=tmp_path)
     assert done.returncode == 2
     assert "cannot read checkpoint" in done.stderr and "Traceback" not in done.stderr
 
@@ -123,7 +123,7 @@ def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_diverging_run_is_recorded_as_failed(tmp_path):
-    done = run_cli(*SMALL, "data.train_size=256", "model.lr=1e30", cwd=tmp_path, process=True)
+    done = run_cli(*SMALL, "data.train_size=256", "model.lr=1e30", cwd=tmp_path)
     assert done.returncode == 1
     (result,) = load_results(tmp_path / "outputs")
     assert result["status"] == "failed"
@@ -154,9 +154,7 @@ def test_ddp_cpu_inside_a_multirun_gives_one_result_per_job(tmp_path):
         *SMALL,
         "data.train_size=256",
         "trainer.max_epochs=1",
-        cwd=tmp_path,
-        process=True,
-        timeout=600,
+        cwd=tmp_path,  # the sweep in this process, the DDP workers spawned
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = load_results(tmp_path / "outputs")

@@ -10,6 +10,7 @@ null: the whole code) and hashes what is left:
 a changed default changes it.
 """
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import OverrideType
 from omegaconf import OmegaConf
 
 from aelab.config import CONFIG_DIR
@@ -106,6 +108,14 @@ def composed(app: str, overrides: Sequence[str]) -> dict[str, Any]:
 
     Call inside an initialised Hydra (`expand` and `config_hash` do).
     """
+    return _resolved(_unresolved(app, overrides))
+
+
+def _resolved(container: dict[str, Any]) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.create(container), resolve=True)
+
+
+def _unresolved(app: str, overrides: Sequence[str]) -> dict[str, Any]:
     cfg = compose(CONFIG_NAMES[app], overrides=list(overrides))
     container = OmegaConf.to_container(cfg, resolve=False)
     for key in (
@@ -116,7 +126,7 @@ def composed(app: str, overrides: Sequence[str]) -> dict[str, Any]:
         *(["prefix"] if app == "eval" and container.get("prefix") is None else ()),
     ):
         _drop(container, key)
-    return OmegaConf.to_container(OmegaConf.create(container), resolve=True)
+    return container
 
 
 def _kept_data_keys(container: dict[str, Any]) -> list[str]:
@@ -140,14 +150,41 @@ def _unused_task_settings(container: dict[str, Any]) -> list[str]:
     return sorted(every - used)
 
 
+def _split_seed(overrides: Sequence[str]) -> tuple[list[str], int | None]:
+    """The overrides less a plain `seed=<int>`, and that seed (None if there is none)."""
+    rest, seed = [], None
+    for text, override in zip(overrides, _parser().parse_overrides(list(overrides)), strict=True):
+        value = override.value() if override.key_or_group == "seed" else None
+        if override.type == OverrideType.CHANGE and override.package is None and type(value) is int:
+            seed = value
+        else:
+            rest.append(text)
+    return rest, seed
+
+
 def job_configs(jobs: Iterable[tuple[str, Sequence[str]]]) -> list[dict[str, Any]]:
-    """Every single run of the (app, overrides) sweeps, composed, in order."""
+    """Every single run of the (app, overrides) sweeps, composed, in order.
+
+    Runs that differ only in `seed` are composed once and given their seed before the
+    interpolations are resolved: the same configs as composing each, a third of the time for
+    three seeds.
+    """
+    cache: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+    configs = []
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return [
-            {"app": app, "config": composed(app, run)}
-            for app, overrides in jobs
-            for run in _expand(app, overrides)
-        ]
+        for app, overrides in jobs:
+            for run in _expand(app, overrides):
+                rest, seed = _split_seed(run)
+                if seed is None:
+                    configs.append({"app": app, "config": composed(app, run)})
+                    continue
+                key = (app, tuple(rest))
+                if key not in cache:
+                    cache[key] = _unresolved(app, rest)
+                container = copy.deepcopy(cache[key])
+                container["seed"] = seed
+                configs.append({"app": app, "config": _resolved(container)})
+    return configs
 
 
 def config_hash(jobs: Iterable[tuple[str, Sequence[str]]]) -> str:
