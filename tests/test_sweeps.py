@@ -337,3 +337,25 @@ def test_principal_angle_is_zero_on_pca_and_ninety_off_it() -> None:
     with torch.no_grad():
         model.encoder.weight.copy_(pca.components[[0, 1, 5]].float())
     assert max_principal_angle_deg(model, x) == pytest.approx(90.0, abs=1e-2)
+
+
+def test_a_sweep_from_before_run_names_still_compares_and_keeps_its_event_files(tmp_path: Path):
+    """Runs named `<job>/tensorboard/version_0` and results without `hparams` (the layout before
+    runs were named by their overrides): compared with TensorBoard output, nothing of theirs moves."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    old_events = []
+    for job, (model, mse) in enumerate([("mlp", 0.01), ("conv", 0.008)]):
+        _fake_result(tmp_path / str(job), "terrain", model, 0.05, mse, 100)
+        writer = SummaryWriter(str(tmp_path / str(job) / "tensorboard" / "version_0"))
+        writer.add_scalar("val/mse", mse, 1)
+        writer.close()
+        old_events += list((tmp_path / str(job) / "tensorboard" / "version_0").iterdir())
+    before = {p: p.read_bytes() for p in old_events}
+    assert compare.main([str(tmp_path)]) == 0
+    assert {p: p.read_bytes() for p in old_events} == before
+    old = EventAccumulator(str(old_events[0].parent)).Reload()
+    assert [e.value for e in old.Scalars("val/mse")] == [pytest.approx(0.01)]
+    curves = sorted(p.name for p in (tmp_path / "curve").iterdir())
+    assert curves == ["PCA_bound_closed_form", "conv_none", "mlp_none"]
