@@ -175,14 +175,12 @@ def job_configs(jobs: Iterable[tuple[str, Sequence[str]]]) -> list[dict[str, Any
         for app, overrides in jobs:
             for run in _expand(app, overrides):
                 rest, seed = _split_seed(run)
-                if seed is None:
-                    configs.append({"app": app, "config": composed(app, run)})
-                    continue
                 key = (app, tuple(rest))
                 if key not in cache:
                     cache[key] = _unresolved(app, rest)
                 container = copy.deepcopy(cache[key])
-                container["seed"] = seed
+                if seed is not None:
+                    container["seed"] = seed
                 configs.append({"app": app, "config": _resolved(container)})
     return configs
 
