@@ -31,7 +31,7 @@ from aelab.models.mlp import MLPAutoencoder
 from aelab.models.vae import VariationalAutoencoder
 from aelab.runs.build import run_callbacks
 from aelab.runs.checkpoints import LoadedRun
-from tests.conftest import compose_config
+from tests.conftest import RecordingOutputs, compose_config
 
 CLASSES = ["cat", "dog", "bird"]
 SIZES = {"train": 120, "val": 24, "test": 60}
@@ -146,21 +146,6 @@ def run_task(name: str, run: LoadedRun, cfg, folder: Path) -> dict:
     return result
 
 
-class Recording:
-    """Outputs that keep the rows of each grid instead of drawing them."""
-
-    def __init__(self) -> None:
-        self.grids: dict[str, list[torch.Tensor]] = {}
-
-    def grid(self, name: str, rows: list[torch.Tensor], datamodule, labels: list[str]) -> str:
-        assert len(labels) == len(rows), f"{name}: {len(rows)} rows, {len(labels)} labels"
-        self.grids[name] = rows
-        return f"{name}.png"
-
-    def figure(self, name: str, figure) -> str:
-        return f"{name}.png"
-
-
 def finite(values) -> bool:
     return all(math.isfinite(v) for v in values)
 
@@ -199,7 +184,7 @@ def test_task_all_runs_every_task_a_one_class_colour_model_supports(
 
 
 def test_grids_keep_three_channels(one_class_colour, cfg):
-    out = Recording()
+    out = RecordingOutputs()
     reconstruction.run(one_class_colour, cfg, out)
     denoising.run(one_class_colour, cfg, out)
     interpolation.run(one_class_colour, cfg, out)
@@ -270,7 +255,7 @@ def test_interpolation_paths_of_vectors_and_images_have_their_shape(cfg):
     for shape in [(1, 1, 12), (1, 6, 6), (3, 6, 6)]:
         model = MLPAutoencoder(list(shape), 2, hidden_sizes=[8], linear_path=False)
         run = loaded(model, Pets(shape))
-        out = Recording()
+        out = RecordingOutputs()
         result = interpolation.run(run, cfg, out)
         steps = cfg.interpolation.steps
         assert all(r.shape == (steps + 2, *shape) for r in out.grids["interpolation_pairs"])
