@@ -169,11 +169,11 @@ class RecordingOutputs:
     """Stands in for `aelab.eval.Outputs`: keeps the grids and figures a task draws."""
 
     def __init__(self):
-        self.grids, self.figures, self.labels = {}, {}, {}
+        self.grids, self.figures = {}, {}
 
     def grid(self, name, rows, datamodule, labels):
         assert len(labels) == len(rows), f"{name}: {len(rows)} rows, {len(labels)} labels"
-        self.grids[name], self.labels[name] = rows, labels
+        self.grids[name] = rows
         return f"{name}.png"
 
     def figure(self, name, figure):
